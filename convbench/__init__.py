@@ -1,0 +1,33 @@
+"""convbench: singular values of 2-D multi-channel convolutions, four ways.
+
+The public face re-exports focused modules:
+
+- :mod:`convbench.weights`: validation, layouts, seeded generators;
+- :mod:`convbench.symbols`: the transform step (``lfa``, ``fft``, ``fftw``);
+- :mod:`convbench.svd`: the batched SVD step;
+- :mod:`convbench.explicit`: the sparse unrolled operator;
+- :mod:`convbench.budget`: memory budget and the shared feasibility rule;
+- :mod:`convbench.spectrum`: :func:`singular_values` over every path.
+"""
+
+from .budget import BudgetError, feasibility, memory_budget
+from .explicit import unrolled
+from .spectrum import METHODS, singular_values
+from .symbols import FFTWPlan, symbol
+from .weights import he_normal, pytorch_default
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "METHODS",
+    "BudgetError",
+    "FFTWPlan",
+    "__version__",
+    "feasibility",
+    "he_normal",
+    "memory_budget",
+    "pytorch_default",
+    "singular_values",
+    "symbol",
+    "unrolled",
+]

@@ -1,0 +1,281 @@
+"""Memory budget and the feasibility rule shared by the API and the benchmark suite.
+
+Every path estimates the bytes it will need *before* it allocates anything large
+(:func:`estimate_bytes`). :func:`check_memory` compares that with the budget and raises
+:class:`BudgetError` with what was needed, what was allowed and what to do instead.
+The benchmark suite calls :func:`feasibility` with the same estimates (plus a
+predicted run time, :func:`estimate_seconds`) to skip parameter combinations with
+a stated reason.
+
+The budget is, in order of precedence:
+
+1. the ``memory_budget`` argument of the call (bytes, or a string such as ``"8G"``);
+2. the environment variable ``CONVBENCH_MEMORY_BUDGET`` (same forms);
+3. :data:`DEFAULT_FRACTION` of the memory available when the call is made.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from dataclasses import dataclass
+
+__all__ = [
+    "DEFAULT_FRACTION",
+    "ENV_VAR",
+    "BudgetError",
+    "Estimate",
+    "available_memory",
+    "check_memory",
+    "estimate",
+    "estimate_bytes",
+    "estimate_seconds",
+    "feasibility",
+    "format_bytes",
+    "memory_budget",
+    "parse_bytes",
+]
+
+#: Fraction of currently available memory used as the default budget.
+DEFAULT_FRACTION = 0.5
+#: Environment variable that overrides the default budget.
+ENV_VAR = "CONVBENCH_MEMORY_BUDGET"
+
+_UNITS = {"": 1, "B": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+
+
+class BudgetError(MemoryError):
+    """A computation would need more memory than the budget allows."""
+
+
+def parse_bytes(value: int | float | str) -> int:
+    """Parse a byte count such as ``1073741824``, ``"512M"``, ``"8G"`` or ``"1.5GiB"``."""
+    if isinstance(value, bool):
+        raise TypeError("memory budget must be a number of bytes or a string like '8G'")
+    if isinstance(value, (int, float)):
+        if not math.isfinite(value) or value <= 0:
+            raise ValueError(f"memory budget must be a positive number of bytes; got {value}")
+        return int(value)
+    if not isinstance(value, str):
+        raise TypeError(
+            f"memory budget must be a number of bytes or a string like '8G'; got {value!r}"
+        )
+    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([KMGT]?)(?:I?B)?\s*", value.upper())
+    if not match:
+        raise ValueError(f"cannot parse memory budget {value!r}; use e.g. 8G, 512M or 1e9")
+    number = float(match.group(1)) * _UNITS[match.group(2)]
+    if number <= 0:
+        raise ValueError(f"memory budget must be positive; got {value!r}")
+    return int(number)
+
+
+def format_bytes(nbytes: float) -> str:
+    """Human-readable byte count (binary units)."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(nbytes) < 1024 or unit == "TiB":
+            return f"{nbytes:.0f} {unit}" if unit == "B" else f"{nbytes:.1f} {unit}"
+        nbytes /= 1024
+    raise AssertionError("unreachable")
+
+
+def available_memory() -> int:
+    """Bytes of memory available now (``MemAvailable`` on Linux, else physical memory)."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return int(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - exotic platforms
+        return 8 * 2**30
+
+
+def memory_budget(budget: int | float | str | None = None) -> int:
+    """Resolve the memory budget in bytes (argument, then environment, then default)."""
+    if budget is not None:
+        return parse_bytes(budget)
+    env = os.environ.get(ENV_VAR)
+    if env:
+        try:
+            return parse_bytes(env)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"environment variable {ENV_VAR}: {exc}") from None
+    return int(DEFAULT_FRACTION * available_memory())
+
+
+# alias for functions whose ``memory_budget`` argument shadows the function's name
+_memory_budget = memory_budget
+
+
+def check_memory(
+    needed: int, budget: int | float | str | None, what: str, advice: str
+) -> None:
+    """Raise :class:`BudgetError` if ``needed`` bytes exceed the budget.
+
+    Parameters
+    ----------
+    needed : int
+        Estimated bytes.
+    budget : int, float, str or None
+        Budget as accepted by :func:`memory_budget`.
+    what : str
+        What was asked for, e.g. ``"method='lfa' at 16384x16384 with 64x64 channels"``.
+    advice : str
+        What the user can do instead.
+    """
+    allowed = memory_budget(budget)
+    if needed > allowed:
+        raise BudgetError(
+            f"{what} needs about {format_bytes(needed)} but the memory budget is "
+            f"{format_bytes(allowed)}. {advice} (Raise the budget with memory_budget=... "
+            f"or the {ENV_VAR} environment variable if you know it fits.)"
+        )
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """Predicted peak memory (bytes) and run time (seconds) of one computation."""
+
+    nbytes: int
+    seconds: float
+
+
+# Rough machine constants for the time model. They only decide which benchmark cells
+# are worth running, so they are deliberately simple: calibrated once on a 2-core
+# x86-64 workstation (numpy 2 with OpenBLAS) and rounded.
+_SVD_BLOCK_OVERHEAD = 1.2e-6  # seconds per block of numpy's batched SVD
+_SVD_BLOCK_FLOP_RATE = 1.5e9  # flop/s inside small complex SVDs
+_DENSE_FLOP_RATE = 8e9  # flop/s of LAPACK gesdd on a large real matrix
+_STREAM_RATE = 1.5e9  # bytes/s for allocation-heavy numpy passes
+_FFT_RATE = 1.0e9  # flop/s of numpy's pocketfft on big batched 2-D transforms
+_SPARSE_NNZ_RATE = 2e7  # nonzeros per second when assembling the sparse operator
+_SVDS_MATVEC_RATE = 3e8  # nonzeros per second in ARPACK matvecs (with Python overhead)
+
+FOURIER_METHODS = ("lfa", "fft", "fftw")
+
+
+def _svd_block_seconds(blocks: int, cout: int, cin: int) -> float:
+    big, small = max(cout, cin), min(cout, cin)
+    flops = 16.0 * big * small * small  # complex values-only bidiagonalisation, generous
+    return blocks * (_SVD_BLOCK_OVERHEAD + flops / _SVD_BLOCK_FLOP_RATE)
+
+
+def estimate(
+    method: str,
+    cout: int,
+    cin: int,
+    n: int,
+    m: int,
+    kh: int,
+    kw: int,
+    top_k: int | None = None,
+    boundary: str = "periodic",
+) -> Estimate:
+    """Predict peak memory and run time of ``singular_values`` for one configuration.
+
+    Parameters
+    ----------
+    method : str
+        ``"lfa"``, ``"fft"``, ``"fftw"`` or ``"explicit"``.
+    cout, cin, n, m, kh, kw : int
+        Channels, input size and kernel size.
+    top_k : int or None
+        Number of largest singular values requested (``None``: all).
+    boundary : str
+        ``"periodic"`` or ``"zero"`` (only changes the explicit path's nonzero count).
+
+    Returns
+    -------
+    Estimate
+        Bytes and seconds; both are upper-bound style guesses, not measurements.
+    """
+    blocks = n * m
+    p = blocks * cout * cin  # entries of the full symbol
+    s = blocks * min(cout, cin)  # number of singular values
+    values = 2 * 8 * s  # the values plus their sorted copy
+    if method == "lfa":
+        nbytes = 16 * p + 16 * cout * cin * kh * m + values
+        seconds = 16 * p * kh * 2 / _STREAM_RATE + _svd_block_seconds(blocks, cout, cin)
+    elif method in ("fft", "fftw"):
+        # zero-padded real kernel, its complex copy and the complex transform
+        nbytes = (8 + 16 + 16) * p + values
+        fft_flops = 5.0 * p * math.log2(max(blocks, 2))
+        seconds = fft_flops / _FFT_RATE + 40 * p / _STREAM_RATE
+        seconds += _svd_block_seconds(blocks, cout, cin)
+    elif method == "explicit":
+        nnz = cout * cin * kh * kw * blocks
+        sparse = 40 * nnz  # COO triplets while assembling plus the CSR copy
+        seconds = nnz / _SPARSE_NNZ_RATE
+        rows, cols = cout * blocks, cin * blocks
+        if top_k is None:
+            nbytes = sparse + 8 * rows * cols + values
+            small, big = min(rows, cols), max(rows, cols)
+            seconds += (4.0 * big * small * small) / _DENSE_FLOP_RATE + 8 * rows * cols / (
+                _STREAM_RATE
+            )
+        else:
+            ncv = min(max(2 * top_k + 1, 20), min(rows, cols))
+            nbytes = sparse + 8 * ncv * (rows + cols) * 2
+            # Lanczos on A^T A: a few hundred matvec pairs for well separated extremes
+            seconds += 300 * 2 * nnz / _SVDS_MATVEC_RATE
+    else:
+        raise ValueError(f"no estimate for method {method!r}")
+    return Estimate(int(nbytes), float(seconds))
+
+
+def estimate_bytes(*args, **kwargs) -> int:
+    """Predicted peak memory in bytes; arguments as for :func:`estimate`."""
+    return estimate(*args, **kwargs).nbytes
+
+
+def estimate_seconds(*args, **kwargs) -> float:
+    """Predicted run time in seconds; arguments as for :func:`estimate`."""
+    return estimate(*args, **kwargs).seconds
+
+
+def feasibility(
+    method: str,
+    cout: int,
+    cin: int,
+    n: int,
+    m: int,
+    kh: int,
+    kw: int,
+    top_k: int | None = None,
+    boundary: str = "periodic",
+    memory_budget: int | float | str | None = None,
+    max_seconds: float | None = None,
+) -> str | None:
+    """The shared skip rule: ``None`` if the configuration may run, else the reason why not.
+
+    Parameters
+    ----------
+    method, cout, cin, n, m, kh, kw, top_k, boundary
+        As for :func:`estimate`.
+    memory_budget : int, float, str or None
+        Budget as accepted by :func:`memory_budget` (module function).
+    max_seconds : float or None
+        Largest acceptable predicted run time (``None``: no time limit).
+
+    Returns
+    -------
+    str or None
+        A one-line reason naming the estimate and the limit, or ``None``.
+    """
+    est = estimate(method, cout, cin, n, m, kh, kw, top_k=top_k, boundary=boundary)
+    allowed = _memory_budget(memory_budget)
+    if est.nbytes > allowed:
+        return (
+            f"{method} at n={n}x{m}, c={cout}x{cin} needs ~{format_bytes(est.nbytes)} "
+            f"> budget {format_bytes(allowed)}"
+        )
+    if max_seconds is not None and est.seconds > max_seconds:
+        return (
+            f"{method} at n={n}x{m}, c={cout}x{cin} predicted ~{est.seconds:.0f} s "
+            f"> limit {max_seconds:.0f} s"
+        )
+    return None

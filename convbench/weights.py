@@ -1,0 +1,189 @@
+"""Weight tensors: validation, layouts and seeded generators.
+
+Every public entry point of convbench passes its ``weight`` and ``shape`` through
+:func:`as_oihw` and :func:`as_shape` first, so that bad input is refused with a clear
+message before anything large is allocated.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "LAYOUTS",
+    "as_oihw",
+    "as_shape",
+    "he_normal",
+    "pytorch_default",
+]
+
+#: Accepted weight layouts: PyTorch ``(cout, cin, kh, kw)`` and TensorFlow/Keras
+#: ``(kh, kw, cin, cout)``.
+LAYOUTS = ("oihw", "hwio")
+
+
+def as_shape(shape: Any, name: str = "shape") -> tuple[int, int]:
+    """Validate an input size and return it as ``(n, m)``.
+
+    Parameters
+    ----------
+    shape : int or tuple of two ints
+        ``n`` for a square ``n x n`` input or ``(n, m)`` for a rectangular one.
+    name : str
+        Argument name used in error messages.
+
+    Returns
+    -------
+    tuple of int
+        ``(n, m)``, both positive Python ints.
+    """
+    if isinstance(shape, (numbers.Integral, np.integer)) and not isinstance(shape, bool):
+        dims = (shape, shape)
+    elif isinstance(shape, (tuple, list)) or (
+        isinstance(shape, np.ndarray) and shape.ndim == 1
+    ):
+        dims = tuple(shape)
+        if len(dims) != 2:
+            raise ValueError(f"{name} must be an int n or a pair (n, m); got {len(dims)} values")
+    else:
+        raise TypeError(
+            f"{name} must be an int n or a pair (n, m) of ints; got {type(shape).__name__}"
+        )
+    out = []
+    for d in dims:
+        if isinstance(d, bool) or not isinstance(d, (numbers.Integral, np.integer)):
+            raise TypeError(f"{name} entries must be integers; got {d!r}")
+        if d <= 0:
+            raise ValueError(f"{name} entries must be positive; got {d}")
+        out.append(int(d))
+    return out[0], out[1]
+
+
+def as_oihw(weight: Any, layout: str = "oihw", name: str = "weight") -> np.ndarray:
+    """Validate a weight tensor and return it as float64 in ``oihw`` layout.
+
+    Parameters
+    ----------
+    weight : array_like
+        Real 4-D weight tensor.
+    layout : {"oihw", "hwio"}
+        Layout of ``weight``: PyTorch ``(cout, cin, kh, kw)`` or TensorFlow/Keras
+        ``(kh, kw, cin, cout)``.
+    name : str
+        Argument name used in error messages.
+
+    Returns
+    -------
+    numpy.ndarray
+        C-contiguous float64 array of shape ``(cout, cin, kh, kw)``.
+    """
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout must be one of {LAYOUTS}; got {layout!r}")
+    try:
+        arr = np.asarray(weight)
+    except Exception as exc:  # ragged nested lists and similar
+        raise TypeError(f"{name} must be a 4-D numeric array: {exc}") from exc
+    if arr.dtype == object or not (
+        np.issubdtype(arr.dtype, np.integer)
+        or np.issubdtype(arr.dtype, np.floating)
+        or arr.dtype == np.bool_
+    ):
+        if np.issubdtype(arr.dtype, np.complexfloating):
+            raise TypeError(f"{name} must be real; got complex dtype {arr.dtype}")
+        raise TypeError(f"{name} must be a real numeric array; got dtype {arr.dtype}")
+    if arr.ndim != 4:
+        expected = "(cout, cin, kh, kw)" if layout == "oihw" else "(kh, kw, cin, cout)"
+        raise ValueError(
+            f"{name} must be 4-D {expected} for layout={layout!r}; got {arr.ndim}-D "
+            f"with shape {arr.shape}"
+        )
+    if 0 in arr.shape:
+        raise ValueError(f"{name} has an empty dimension: shape {arr.shape}")
+    if layout == "hwio":
+        arr = arr.transpose(3, 2, 0, 1)
+    arr = np.ascontiguousarray(arr, dtype=np.float64)
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} contains non-finite values (nan or inf)")
+    return arr
+
+
+def check_fits(weight: np.ndarray, n: int, m: int, name: str = "weight") -> None:
+    """Refuse kernels larger than the input (``kh > n`` or ``kw > m``)."""
+    kh, kw = weight.shape[2:]
+    if kh > n or kw > m:
+        raise ValueError(
+            f"{name} kernel {kh}x{kw} is larger than the input {n}x{m}; "
+            "kernels may be at most the input size"
+        )
+
+
+def pytorch_default(
+    cout: int,
+    cin: int,
+    kernel: int | tuple[int, int] = 3,
+    seed: int | None = 0,
+    layout: str = "oihw",
+) -> np.ndarray:
+    """Random weights as PyTorch's default ``Conv2d`` initialisation draws them.
+
+    PyTorch uses Kaiming-uniform with ``a = sqrt(5)``, which amounts to
+    ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))`` with ``fan_in = cin * kh * kw``.
+
+    Parameters
+    ----------
+    cout, cin : int
+        Output and input channels.
+    kernel : int or tuple of int
+        Kernel size ``k`` or ``(kh, kw)``.
+    seed : int or None
+        Seed for :func:`numpy.random.default_rng`.
+    layout : {"oihw", "hwio"}
+        Layout of the returned array.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 weights in the requested layout.
+    """
+    kh, kw = as_shape(kernel, "kernel")
+    cout, cin = _channels(cout, cin)
+    bound = 1.0 / math.sqrt(cin * kh * kw)
+    w = np.random.default_rng(seed).uniform(-bound, bound, size=(cout, cin, kh, kw))
+    return _to_layout(w, layout)
+
+
+def he_normal(
+    cout: int,
+    cin: int,
+    kernel: int | tuple[int, int] = 3,
+    seed: int | None = 0,
+    layout: str = "oihw",
+) -> np.ndarray:
+    """Random weights from He (Kaiming) normal initialisation, ``N(0, 2 / fan_in)``.
+
+    Parameters are as for :func:`pytorch_default`.
+    """
+    kh, kw = as_shape(kernel, "kernel")
+    cout, cin = _channels(cout, cin)
+    std = math.sqrt(2.0 / (cin * kh * kw))
+    w = np.random.default_rng(seed).normal(0.0, std, size=(cout, cin, kh, kw))
+    return _to_layout(w, layout)
+
+
+def _channels(cout: Any, cin: Any) -> tuple[int, int]:
+    for name, c in (("cout", cout), ("cin", cin)):
+        if isinstance(c, bool) or not isinstance(c, (numbers.Integral, np.integer)):
+            raise TypeError(f"{name} must be an integer; got {c!r}")
+        if c <= 0:
+            raise ValueError(f"{name} must be positive; got {c}")
+    return int(cout), int(cin)
+
+
+def _to_layout(w: np.ndarray, layout: str) -> np.ndarray:
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout must be one of {LAYOUTS}; got {layout!r}")
+    return w if layout == "oihw" else np.ascontiguousarray(w.transpose(2, 3, 1, 0))
