@@ -196,7 +196,7 @@ def estimate(
     blocks = n * m
     p = blocks * cout * cin  # entries of the full symbol
     s = blocks * min(cout, cin)  # number of singular values
-    values = 2 * 8 * s  # the values plus their sorted copy
+    values = 3 * 8 * s  # LAPACK's output, its sorted copy and the descending copy
     if method == "lfa":
         nbytes = 16 * p + 16 * cout * cin * kh * m + values
         seconds = 16 * p * kh * 2 / _STREAM_RATE + _svd_block_seconds(blocks, cout, cin)
@@ -224,7 +224,8 @@ def estimate(
             seconds += 300 * 2 * nnz / _SVDS_MATVEC_RATE
     else:
         raise ValueError(f"no estimate for method {method!r}")
-    return Estimate(int(nbytes), float(seconds))
+    # 10% for interpreter, LAPACK workspace and allocator overhead
+    return Estimate(int(1.1 * nbytes), float(seconds))
 
 
 def estimate_bytes(*args, **kwargs) -> int:

@@ -126,7 +126,7 @@ def dense_singular_values(
         f"the dense {rows}x{cols} matrix for the full explicit SVD",
         "Ask for top_k=k singular values (sparse Lanczos) or use a Fourier method.",
     )
-    dense = operator.toarray()
+    dense = operator.toarray(order="F")  # Fortran order lets LAPACK work in place
     values = scipy.linalg.svd(
         dense, compute_uv=False, overwrite_a=True, check_finite=False, lapack_driver="gesdd"
     )

@@ -99,3 +99,23 @@ def test_format_bytes():
     assert budget.format_bytes(512) == "512 B"
     assert budget.format_bytes(3 * 2**30) == "3.0 GiB"
     assert np.isfinite(budget.available_memory())
+
+
+@pytest.mark.parametrize(
+    ("method", "c", "n"),
+    [("lfa", 4, 128), ("fft", 4, 128), ("fftw", 4, 128), ("lfa", 1, 256), ("explicit", 2, 20)],
+)
+def test_estimate_bounds_the_traced_peak(method, c, n):
+    """The estimate is an upper bound of what numpy actually allocates."""
+    import tracemalloc
+
+    w = cb.pytorch_default(c, c, 3, seed=0)
+    tracemalloc.start()
+    try:
+        cb.singular_values(w, n, method=method, threads=1)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    est = budget.estimate_bytes(method, c, c, n, n, 3, 3)
+    assert peak <= est
+    assert est < 3 * peak + 2**20  # and not absurdly loose
