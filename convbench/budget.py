@@ -180,7 +180,7 @@ def estimate(
     Parameters
     ----------
     method : str
-        ``"lfa"``, ``"fft"``, ``"fftw"`` or ``"explicit"``.
+        ``"lfa"``, ``"fft"``, ``"fftw"``, ``"explicit"`` or ``"fast"``.
     cout, cin, n, m, kh, kw : int
         Channels, input size and kernel size.
     top_k : int or None
@@ -206,6 +206,21 @@ def estimate(
         fft_flops = 5.0 * p * math.log2(max(blocks, 2))
         seconds = fft_flops / _FFT_RATE + 40 * p / _STREAM_RATE
         seconds += _svd_block_seconds(blocks, cout, cin)
+    elif method == "fast":
+        # half the plane: the kept values, the descending output, the column table and
+        # a few cache-sized chunks in flight per thread
+        half_cols = m // 2 + 1
+        nbytes = 12 * s + 16 * cout * cin * kh * half_cols + 16 * 2**20
+        k = min(cout, cin)
+        half_blocks = (blocks + 4) / 2
+        if k <= 2:
+            per_block = 5e-8 * max(cout, cin)
+        elif k <= 8:  # vectorised Jacobi: ~6 sweeps over k(k-1)/2 pairs of r-long columns
+            per_block = 6 * k * (k - 1) / 2 * max(cout, cin) * 40 / _DENSE_FLOP_RATE
+        else:  # certified Gram eigenvalues
+            per_block = 0.7 * _svd_block_seconds(1, cout, cin)
+        seconds = 16 * p * kh / 2 / _STREAM_RATE + half_blocks * per_block
+        seconds += 8 * s * math.log2(max(s, 2)) / 2 / _STREAM_RATE  # the sort
     elif method == "explicit":
         nnz = cout * cin * kh * kw * blocks
         sparse = 40 * nnz  # COO triplets while assembling plus the CSR copy

@@ -9,6 +9,7 @@ import numpy as np
 
 from .budget import check_memory, estimate_bytes
 from .explicit import BOUNDARIES, _assemble, dense_singular_values, sparse_top_k
+from .fast import check_threads, fast_singular_values
 from .svd import block_singular_values
 from .symbols import SYMBOL_METHODS, fft_symbol, fftw_symbol, lfa_symbol
 from .weights import as_oihw, as_shape, check_fits
@@ -16,7 +17,7 @@ from .weights import as_oihw, as_shape, check_fits
 __all__ = ["METHODS", "singular_values"]
 
 #: Every method accepted by :func:`singular_values`.
-METHODS = (*SYMBOL_METHODS, "explicit")
+METHODS = (*SYMBOL_METHODS, "explicit", "fast")
 
 
 def singular_values(
@@ -42,12 +43,15 @@ def singular_values(
         Real 4-D weights in ``layout``.
     shape : int or tuple of int
         Input size ``n`` (square) or ``(n, m)``.
-    method : {"lfa", "fft", "fftw", "explicit"}
+    method : {"lfa", "fft", "fftw", "explicit", "fast"}
         ``lfa``: the symbol by summation over the stencil, then batched SVD.
         ``fft``: numpy FFT of the zero-padded kernel, then batched SVD.
         ``fftw``: the same transform through pyFFTW, then batched SVD.
         ``explicit``: the sparse unrolled matrix; dense LAPACK SVD, or ARPACK
         (``scipy.sparse.linalg.svds``) when ``top_k`` is given.
+        ``fast``: the same periodic spectrum built for speed (half the frequency plane,
+        closed forms and batched Jacobi for small blocks, certified Gram eigenvalues
+        for larger ones, a thread pool over frequency chunks); see :mod:`convbench.fast`.
     boundary : {"periodic", "zero"}
         Boundary condition; the Fourier methods are periodic by construction.
     layout : {"oihw", "hwio"}
@@ -55,7 +59,8 @@ def singular_values(
     top_k : int, optional
         Return only the ``top_k`` largest singular values.
     threads : int, optional
-        FFTW threads (``fftw`` only; default: all cores).
+        FFTW threads (``fftw``) or the size of the thread pool (``fast``); default:
+        all cores.
     planner_effort : str
         FFTW planner flag (``fftw`` only).
     memory_budget : int, float, str, optional
@@ -105,6 +110,10 @@ def singular_values(
         + ("" if top_k is None else f" and top_k={top_k}"),
         advice,
     )
+
+    if method == "fast":
+        threads = check_threads(threads)
+        return fast_singular_values(w, n, m, threads=threads, top_k=top_k)
 
     if method == "explicit":
         operator = _assemble(w, n, m, boundary)

@@ -1,0 +1,194 @@
+"""The fast path against dense SVDs of the unrolled operator and against the lfa path."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import convbench as cb
+from convbench import budget, fast
+
+TOL = 1e-8  # the promise: every value within TOL * sigma_max of the exact spectrum
+TIGHT = 1e-12  # what the kernels actually achieve at these sizes
+
+CASES = [
+    # (cout, cin, kh, kw, n, m): k = min(cout, cin) covers the modulus (1), the closed
+    # form (2), the Jacobi kernel (3..8) and the certified Gram path (> 8); odd and even
+    # n and m exercise every self-conjugate line
+    (1, 1, 3, 3, 6, 6),
+    (1, 1, 2, 2, 7, 5),
+    (1, 1, 5, 5, 5, 8),
+    (1, 3, 3, 3, 6, 5),
+    (4, 1, 1, 1, 4, 4),
+    (2, 2, 3, 3, 6, 7),
+    (2, 5, 4, 4, 6, 6),
+    (6, 2, 2, 3, 5, 4),
+    (3, 3, 3, 3, 4, 4),
+    (3, 2, 2, 2, 5, 4),
+    (4, 4, 5, 5, 7, 5),
+    (5, 3, 4, 3, 6, 7),
+    (4, 7, 3, 3, 4, 6),
+    (8, 8, 2, 2, 5, 6),
+    (9, 9, 3, 3, 4, 5),
+    (12, 10, 3, 3, 3, 4),
+    (11, 16, 1, 1, 3, 3),
+    (16, 16, 2, 2, 2, 2),
+]
+
+
+def dense_reference(w: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    a = cb.unrolled(w, shape).toarray()
+    return np.sort(np.linalg.svd(a, compute_uv=False))[::-1]
+
+
+@pytest.mark.parametrize(("cout", "cin", "kh", "kw", "n", "m"), CASES)
+def test_fast_matches_dense_svd(cout, cin, kh, kw, n, m):
+    w = cb.pytorch_default(cout, cin, (kh, kw), seed=cout + 10 * cin + kh)
+    ref = dense_reference(w, (n, m))
+    got = cb.singular_values(w, (n, m), method="fast", threads=1)
+    assert got.shape == ref.shape and got.dtype == np.float64
+    assert np.all(np.diff(got) <= 0)
+    assert np.max(np.abs(got - ref)) <= TIGHT * ref[0]
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_tiny_inputs(n):
+    w = cb.he_normal(3, 2, 1, seed=n)
+    np.testing.assert_allclose(
+        cb.singular_values(w, (n, 2), method="fast"),
+        dense_reference(w, (n, 2)),
+        atol=TIGHT,
+    )
+
+
+@pytest.mark.parametrize(
+    ("c", "n", "m"), [(1, 128, 97), (2, 64, 64), (4, 64, 63), (8, 33, 32), (16, 24, 24)]
+)
+def test_fast_matches_lfa_at_medium_sizes(c, n, m):
+    w = cb.pytorch_default(c, c, 3, seed=c)
+    ref = cb.singular_values(w, (n, m), method="lfa")
+    got = cb.singular_values(w, (n, m), method="fast")
+    assert got.shape == ref.shape
+    assert np.max(np.abs(got - ref)) <= TOL * ref[0]
+
+
+def test_threads_do_not_change_the_result():
+    w = cb.pytorch_default(4, 4, 3, seed=3)
+    one = cb.singular_values(w, 96, method="fast", threads=1)
+    two = cb.singular_values(w, 96, method="fast", threads=2)
+    np.testing.assert_array_equal(one, two)
+
+
+def test_top_k_and_layout():
+    w = cb.pytorch_default(5, 3, 3, seed=4, layout="hwio")
+    full = cb.singular_values(w, 12, method="fast", layout="hwio")
+    top = cb.singular_values(w, 12, method="fast", layout="hwio", top_k=7)
+    np.testing.assert_array_equal(top, full[:7])
+    np.testing.assert_allclose(
+        full, cb.singular_values(w, 12, method="lfa", layout="hwio"), atol=TIGHT
+    )
+
+
+@pytest.mark.parametrize("k", [3, 4, 5, 8])
+@pytest.mark.parametrize("r", [0, 3])
+def test_jacobi_kernel_on_random_blocks(k, r):
+    rng = np.random.default_rng(k + 10 * r)
+    rows = k + r
+    blocks = rng.standard_normal((300, rows, k)) + 1j * rng.standard_normal((300, rows, k))
+    blocks[:20, :, -1] = blocks[:20, :, 0]  # exactly rank deficient
+    blocks[20:40] *= 1e-9  # tiny blocks next to big ones
+    got = fast.block_values(np.ascontiguousarray(blocks.transpose(1, 2, 0)), soa=True)
+    ref = np.linalg.svd(blocks, compute_uv=False)
+    np.testing.assert_allclose(np.sort(got, axis=1), np.sort(ref, axis=1), rtol=0, atol=1e-14 * 8)
+    # the Jacobi kernel is accurate relative to each block's own norm
+    assert np.max(np.abs(np.sort(got[20:40], 1) - np.sort(ref[20:40], 1))) < 1e-21
+
+
+def test_closed_form_for_two_columns_is_accurate_for_close_and_tiny_values():
+    rng = np.random.default_rng(5)
+    q, _ = np.linalg.qr(rng.standard_normal((200, 3, 2)) + 1j * rng.standard_normal((200, 3, 2)))
+    s = np.stack([np.ones(200), 1 + 10.0 ** rng.uniform(-16, -1, 200)], axis=1)
+    s[:50, 1] = 10.0 ** rng.uniform(-16, -8, 50)  # nearly rank one
+    blocks = q * s[:, None, :]  # 3x2 blocks with known singular values s
+    got = np.sort(fast.block_values(blocks, soa=False), axis=1)
+    assert np.max(np.abs(got - np.sort(s, axis=1))) < 1e-14
+
+
+def test_gram_certificate_sends_ill_conditioned_blocks_to_the_svd():
+    rng = np.random.default_rng(6)
+    k = 12
+    blocks = rng.standard_normal((64, k, k)) + 1j * rng.standard_normal((64, k, k))
+    blocks[:32, :, 0] = 1e-7 * blocks[:32, :, 1] + blocks[:32, :, 2]  # sigma_min ~ 1e-7
+    ref = np.sort(np.linalg.svd(blocks, compute_uv=False), axis=1)
+    scale = ref[:, -1:]
+    # plain Gram eigenvalues lose sqrt(eps) on the small values: the certificate matters
+    raw = np.sort(np.sqrt(np.maximum(np.linalg.eigvalsh(
+        blocks.conj().transpose(0, 2, 1) @ blocks), 0)), axis=1)
+    assert np.max(np.abs(raw - ref) / scale) > 1e-10
+    got = np.sort(fast.block_values(blocks, soa=False), axis=1)
+    assert np.max(np.abs(got - ref) / scale) < 1e-13
+
+
+def test_gram_path_on_rank_deficient_layer_matches_dense():
+    rng = np.random.default_rng(7)
+    # W = L @ R with L of rank 3: every 10x10 block has rank <= 3
+    left = rng.standard_normal((10, 3))
+    w = np.einsum("or,riab->oiab", left, rng.standard_normal((3, 10, 3, 3)))
+    ref = dense_reference(w, (4, 4))
+    got = cb.singular_values(w, 4, method="fast")
+    assert np.max(np.abs(got - ref)) <= TIGHT * ref[0]
+    assert np.count_nonzero(got < 1e-12 * got[0]) == 16 * 7
+
+
+@pytest.mark.parametrize("c", [1, 2, 4, 12])
+def test_single_precision(c):
+    w = cb.pytorch_default(c, c, 3, seed=c)
+    ref = cb.singular_values(w, 16, method="lfa")
+    got = fast.fast_singular_values(w, 16, 16, precision="single")
+    assert got.dtype == np.float32 and got.shape == ref.shape
+    assert np.max(np.abs(got - ref)) <= 1e-5 * ref[0]
+
+
+def test_self_conjugate_count():
+    assert fast.self_conjugate_blocks(4, 6) == 4
+    assert fast.self_conjugate_blocks(5, 6) == 2
+    assert fast.self_conjugate_blocks(5, 7) == 1
+
+
+@pytest.mark.parametrize("threads", [0, -1, 1.5, True, "2"])
+def test_bad_threads(threads):
+    w = cb.pytorch_default(2, 2, 3)
+    with pytest.raises(ValueError, match="threads"):
+        cb.singular_values(w, 8, method="fast", threads=threads)
+
+
+def test_bad_precision():
+    with pytest.raises(ValueError, match="precision"):
+        fast.fast_singular_values(np.ones((1, 1, 1, 1)), 4, 4, precision="half")
+
+
+def test_fast_is_periodic_only():
+    with pytest.raises(ValueError, match="periodic"):
+        cb.singular_values(np.ones((1, 1, 3, 3)), 8, method="fast", boundary="zero")
+
+
+@pytest.mark.parametrize(("c", "n"), [(1, 256), (4, 96), (16, 24)])
+def test_estimate_bounds_the_traced_peak(c, n):
+    import tracemalloc
+
+    w = cb.pytorch_default(c, c, 3, seed=0)
+    cb.singular_values(w, 8, method="fast", threads=1)  # compile outside the trace
+    tracemalloc.start()
+    try:
+        cb.singular_values(w, n, method="fast", threads=2)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak <= budget.estimate_bytes("fast", c, c, n, n, 3, 3)
+
+
+def test_feasibility_knows_fast():
+    assert cb.feasibility("fast", 4, 4, 64, 64, 3, 3, memory_budget="1G") is None
+    fast_est = budget.estimate("fast", 4, 4, 1024, 1024, 3, 3)
+    lfa_est = budget.estimate("lfa", 4, 4, 1024, 1024, 3, 3)
+    assert fast_est.nbytes < lfa_est.nbytes and fast_est.seconds < lfa_est.seconds
