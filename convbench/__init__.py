@@ -8,11 +8,13 @@ The public face re-exports focused modules:
 - :mod:`convbench.explicit`: the sparse unrolled operator;
 - :mod:`convbench.budget`: memory budget and the shared feasibility rule;
 - :mod:`convbench.spectrum`: :func:`singular_values` over every path.
+- :mod:`convbench.fast`: the ``fast`` path; :mod:`convbench.stream`: :func:`summarize`.
 """
 
 from .budget import BudgetError, feasibility, memory_budget
 from .explicit import unrolled
 from .spectrum import METHODS, singular_values
+from .stream import Summary, summarize
 from .symbols import FFTWPlan, symbol
 from .weights import he_normal, pytorch_default
 
@@ -22,12 +24,14 @@ __all__ = [
     "METHODS",
     "BudgetError",
     "FFTWPlan",
+    "Summary",
     "__version__",
     "feasibility",
     "he_normal",
     "memory_budget",
     "pytorch_default",
     "singular_values",
+    "summarize",
     "symbol",
     "unrolled",
 ]

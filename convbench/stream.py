@@ -1,0 +1,435 @@
+"""``summarize``: statistics of spectra too large to hold, streamed over the frequency plane.
+
+The fast path's chunks (rows of the half frequency plane, see :mod:`convbench.fast`) are
+produced one after another and folded into running statistics, so the memory in use does
+not depend on how many singular values there are: a few chunks in flight, a fixed
+histogram of :data:`FINE_BINS` counts and the values collected near each requested
+quantile (at most :data:`COLLECT_CAP` per quantile).
+
+Exactness
+---------
+``sigma_max``, ``sigma_min``, ``count`` and the Frobenius norm are exact (to rounding).
+With ``exact=True`` (default) the histogram counts are exact and the quantiles are the
+same numbers ``numpy.quantile`` (``method="linear"``) gives on the full spectrum: pass 1
+counts the values in :data:`FINE_BINS` equal bins on ``[0, U]``, where
+``U = sum_ab ||W[:, :, a, b]||_2`` bounds every singular value; later passes keep only
+the values in the bins that hold the needed order statistics, or split such a bin again
+if it holds more than :data:`COLLECT_CAP` values. An interval narrower than 4 ulp is
+resolved by its lower end (so "exact" means within 4 ulp). Each pass recomputes the
+spectrum; typically two passes are needed.
+
+With ``exact=False`` only pass 1 runs: quantiles are read from the fine histogram as
+the midpoints of the bins that hold the needed order statistics, with absolute error
+at most the bin width ``U / FINE_BINS`` (reported as ``quantile_error``), and the
+default histogram range is ``[0, U]`` (the extremes are not known before the pass).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numba
+import numpy as np
+
+from .budget import estimate_seconds
+from .fast import _Plan, check_threads, iter_half_plane
+from .weights import as_oihw, as_shape, check_fits
+
+__all__ = ["COLLECT_CAP", "FINE_BINS", "Summary", "summarize", "upper_bound"]
+
+#: Bins of the internal histogram that locates the quantiles.
+FINE_BINS = 1 << 20
+#: Largest number of values kept for one interval before it is split again.
+COLLECT_CAP = 1 << 22
+#: Bins of a refinement pass.
+_SPLIT_BINS = 1 << 12
+#: Default quantiles.
+DEFAULT_QUANTILES = (0.0, 0.001, 0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.99, 0.999, 1.0)
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Streamed statistics of a periodic convolution's singular values.
+
+    Attributes
+    ----------
+    count : int
+        Number of singular values, ``n * m * min(cout, cin)``.
+    sigma_max, sigma_min : float
+        Largest and smallest singular value.
+    frobenius : float
+        ``sqrt(sum sigma**2)``, the operator's Frobenius norm.
+    histogram : numpy.ndarray
+        Counts per bin (int64); they sum to ``count`` when the range covers the spectrum.
+    bin_edges : numpy.ndarray
+        ``len(histogram) + 1`` increasing edges; the last bin is closed.
+    quantiles : numpy.ndarray
+        The requested probabilities.
+    quantile_values : numpy.ndarray
+        The quantiles (``numpy.quantile``'s ``"linear"`` definition).
+    exact : bool
+        Whether quantiles and histogram are exact (see the module docstring).
+    quantile_error : float
+        Bound on the absolute error of each quantile (``0.0`` when exact).
+    upper_bound : float
+        The a priori bound ``U`` used for the fine histogram.
+    passes : int
+        Passes over the frequency plane.
+    seconds : float
+        Wall time.
+    """
+
+    count: int
+    sigma_max: float
+    sigma_min: float
+    frobenius: float
+    histogram: np.ndarray
+    bin_edges: np.ndarray
+    quantiles: np.ndarray
+    quantile_values: np.ndarray
+    exact: bool
+    quantile_error: float
+    upper_bound: float
+    passes: int
+    seconds: float
+    shape: tuple[int, int] = field(default=(0, 0))
+
+    def quantile(self, q: float) -> float:
+        """The stored quantile for probability ``q`` (must be one that was requested)."""
+        hit = np.flatnonzero(self.quantiles == q)
+        if hit.size == 0:
+            raise KeyError(f"quantile {q} was not requested; have {self.quantiles.tolist()}")
+        return float(self.quantile_values[hit[0]])
+
+
+def upper_bound(w: np.ndarray) -> float:
+    """``sum_ab ||W[:, :, a, b]||_2``: no singular value of the periodic operator exceeds it."""
+    taps = w.transpose(2, 3, 0, 1)
+    return float(np.linalg.norm(taps, ord=2, axis=(2, 3)).sum())
+
+
+@numba.njit(cache=True, nogil=True)
+def _accumulate(values, weight, lo, scale, counts):  # pragma: no cover - compiled
+    """Add ``weight`` to bin ``clamp(int((v - lo) * scale), 0, len(counts) - 1)``."""
+    nb = counts.size
+    for v in values:
+        i = int((v - lo) * scale)
+        i = min(max(i, 0), nb - 1)
+        counts[i] += weight
+
+
+def _bin_index(values: np.ndarray, lo: float, scale: float, nb: int) -> np.ndarray:
+    """The bin :func:`_accumulate` puts each value in (same floating-point operations)."""
+    return np.clip(((values - lo) * scale).astype(np.int64), 0, nb - 1)
+
+
+class _Interval:
+    """The values in bin ``b`` of every level of ``levels``, holding order stats ``ranks``.
+
+    Each level is ``(lo, scale, nbins, b)``; membership is decided by the same binning
+    arithmetic that counted the values, so counts and collected values always agree.
+    ``lo`` and ``hi`` are the bin's nominal edges (used only to stop when it is narrow).
+    """
+
+    def __init__(
+        self, levels: list[tuple[float, float, int, int]], lo: float, hi: float,
+        before: int, count: int, ranks: list[int],
+    ) -> None:
+        self.levels, self.lo, self.hi = levels, lo, hi
+        self.before, self.count, self.ranks = before, count, ranks
+        self.narrow = hi - lo <= 4 * np.spacing(max(abs(hi), abs(lo)))
+        self.collect = count <= COLLECT_CAP
+        self.counts = None if self.collect else np.zeros(_SPLIT_BINS, dtype=np.int64)
+        self.scale = _SPLIT_BINS / (hi - lo) if hi > lo else 0.0
+        self.values: list[np.ndarray] = []
+
+    def members(self, vals: np.ndarray) -> np.ndarray:
+        for lo, scale, nb, b in self.levels:
+            if not vals.size:
+                break
+            vals = vals[_bin_index(vals, lo, scale, nb) == b]
+        return vals
+
+    def feed(self, d: np.ndarray, s: np.ndarray) -> None:
+        for vals, rep in ((d, 2), (s, 1)):
+            got = self.members(vals)
+            if not got.size:
+                continue
+            if self.collect:
+                self.values.append(np.repeat(got, rep))
+            else:
+                _accumulate(got, rep, self.lo, self.scale, self.counts)
+
+    def split(self) -> list[_Interval]:
+        assert self.counts is not None
+        return _locate(self.counts, self.lo, self.hi, self.scale, self.before, self.ranks,
+                       self.levels)
+
+
+def _locate(
+    counts: np.ndarray, lo: float, hi: float, scale: float, before: int, ranks: list[int],
+    levels: list[tuple[float, float, int, int]],
+) -> list[_Interval]:
+    """Split ``ranks`` over the bins of ``counts`` (binned on ``lo, scale``)."""
+    nb = counts.size
+    edges = np.linspace(lo, hi, nb + 1)
+    cum = before + np.concatenate([[0], np.cumsum(counts)])
+    groups: dict[int, list[int]] = {}
+    for r in ranks:
+        b = min(int(np.searchsorted(cum, r, side="right")) - 1, nb - 1)
+        groups.setdefault(b, []).append(r)
+    return [
+        _Interval([*levels, (lo, scale, nb, b)], float(edges[b]), float(edges[b + 1]),
+                  int(cum[b]), int(counts[b]), rs)
+        for b, rs in groups.items()
+    ]
+
+
+def _check_quantiles(quantiles: Any) -> np.ndarray:
+    try:
+        q = np.asarray(quantiles, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"quantiles must be a sequence of numbers in [0, 1]: {exc}") from None
+    if q.ndim > 1:
+        raise ValueError(f"quantiles must be a 1-D sequence; got shape {q.shape}")
+    q = np.atleast_1d(q)
+    if not np.all(np.isfinite(q)) or np.any((q < 0) | (q > 1)):
+        raise ValueError(f"quantiles must lie in [0, 1]; got {q.tolist()}")
+    return q
+
+
+def _check_bins(bins: Any) -> np.ndarray | int:
+    if isinstance(bins, (numbers.Integral, np.integer)) and not isinstance(bins, bool):
+        if bins < 1:
+            raise ValueError(f"bins must be a positive integer or increasing edges; got {bins}")
+        return int(bins)
+    try:
+        edges = np.asarray(bins, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"bins must be an int or a 1-D array of edges; got {bins!r}") from None
+    if edges.ndim != 1 or edges.size < 2:
+        raise ValueError("bins given as edges must be a 1-D array of at least 2 values")
+    if not np.all(np.isfinite(edges)) or np.any(np.diff(edges) <= 0):
+        raise ValueError("bin edges must be finite and strictly increasing")
+    return edges
+
+
+def _check_range(hist_range: Any) -> tuple[float, float] | None:
+    if hist_range is None:
+        return None
+    try:
+        lo, hi = (float(x) for x in hist_range)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"hist_range must be a pair (lo, hi) of numbers; got {hist_range!r}"
+        ) from None
+    if not (math.isfinite(lo) and math.isfinite(hi)) or lo >= hi:
+        raise ValueError(f"hist_range must be finite with lo < hi; got {hist_range!r}")
+    return lo, hi
+
+
+def _histogram(d: np.ndarray, s: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    return 2 * np.histogram(d, edges)[0] + np.histogram(s, edges)[0]
+
+
+def summarize(
+    weight: Any,
+    shape: int | tuple[int, int],
+    layout: str = "oihw",
+    *,
+    bins: int | Sequence[float] | np.ndarray = 64,
+    hist_range: tuple[float, float] | None = None,
+    quantiles: Sequence[float] | np.ndarray = DEFAULT_QUANTILES,
+    exact: bool = True,
+    threads: int | None = None,
+    progress: bool | None = None,
+) -> Summary:
+    """Statistics of all singular values of a periodic convolution, in bounded memory.
+
+    The spectrum is computed chunk by chunk with the ``fast`` path and never held whole,
+    so sizes whose ``n * m * min(cout, cin)`` values would not fit (``n = 2**14`` with 4
+    channels: ``2**30`` values, 8 GiB) run in a few tens of MiB.
+
+    Parameters
+    ----------
+    weight : array_like
+        Real 4-D weights in ``layout``.
+    shape : int or tuple of int
+        Input size ``n`` or ``(n, m)``.
+    layout : {"oihw", "hwio"}
+        Weight layout.
+    bins : int or array_like
+        Number of equal-width histogram bins, or the bin edges.
+    hist_range : tuple of float, optional
+        ``(lo, hi)`` of the equal-width bins; default ``(sigma_min, sigma_max)`` when
+        ``exact`` (found in pass 1), else ``(0, U)``.
+    quantiles : sequence of float
+        Probabilities in ``[0, 1]``.
+    exact : bool
+        Exact quantiles and histogram (two or more passes), or one pass with the
+        documented quantile error bound (see the module docstring).
+    threads : int, optional
+        Thread pool size (default: all cores).
+    progress : bool, optional
+        Show a progress bar on stderr; default: only when the run is predicted to take
+        more than 10 seconds.
+
+    Returns
+    -------
+    Summary
+        See :class:`Summary`.
+    """
+    if not isinstance(exact, (bool, np.bool_)):
+        raise TypeError(f"exact must be True or False; got {exact!r}")
+    if progress is not None and not isinstance(progress, (bool, np.bool_)):
+        raise TypeError(f"progress must be True, False or None; got {progress!r}")
+    w = as_oihw(weight, layout)
+    n, m = as_shape(shape)
+    check_fits(w, n, m)
+    q = _check_quantiles(quantiles)
+    bins = _check_bins(bins)
+    hist_range = _check_range(hist_range)
+    if not isinstance(bins, int) and hist_range is not None:
+        raise ValueError("give either bin edges in bins or hist_range, not both")
+    threads = check_threads(threads)
+    cout, cin, kh, kw = w.shape
+    start = time.perf_counter()
+
+    plan = _Plan(w, n, m)
+    total = n * m * plan.k
+    bound = upper_bound(w)
+    top = bound * (1 + 1e-9) + 1e-300  # rounding may put a value a hair above U
+    if progress is None:
+        progress = estimate_seconds("fast", cout, cin, n, m, kh, kw) > 10
+    passes = 0
+
+    def sweep(label: str):
+        nonlocal passes
+        passes += 1
+        chunks = iter_half_plane(plan, threads)
+        if not progress:
+            return chunks
+        from tqdm import tqdm
+
+        rows = len(_row_count(plan))
+        return tqdm(chunks, total=rows, desc=f"summarize {label}", unit="chunk",
+                    file=sys.stderr, leave=False)
+
+    # histogram edges known before pass 1?
+    edges: np.ndarray | None
+    if not isinstance(bins, int):
+        edges = bins
+    elif hist_range is not None:
+        edges = np.linspace(hist_range[0], hist_range[1], bins + 1)
+    elif not exact:
+        edges = np.linspace(0.0, bound, bins + 1)
+    else:
+        edges = None
+
+    # pass 1: extremes, count, Frobenius norm, fine histogram (and user histogram if possible)
+    fine = np.zeros(FINE_BINS, dtype=np.int64)
+    fine_scale = FINE_BINS / top
+    hist = None if edges is None else np.zeros(edges.size - 1, dtype=np.int64)
+    smax, smin, count, sq = -np.inf, np.inf, 0, 0.0
+    for d, s in sweep("pass 1"):
+        for vals, rep in ((d, 2), (s, 1)):
+            if vals.size:
+                smax = max(smax, float(vals.max()))
+                smin = min(smin, float(vals.min()))
+                count += rep * vals.size
+                sq += rep * float(np.dot(vals, vals))
+                _accumulate(vals, rep, 0.0, fine_scale, fine)
+        if hist is not None:
+            hist += _histogram(d, s, edges)
+    if count != total:  # pragma: no cover - a bookkeeping error, never expected
+        raise RuntimeError(f"streamed {count} values, expected {total}")
+
+    pos = q * (total - 1)
+    lo_rank, hi_rank = np.floor(pos).astype(np.int64), np.ceil(pos).astype(np.int64)
+    ranks = sorted(set(lo_rank.tolist()) | set(hi_rank.tolist()))
+    order: dict[int, float] = {}
+
+    if exact:
+        if edges is None:
+            edges = np.linspace(smin, smax, bins + 1) if smax > smin else np.array(
+                [smin, smin + max(abs(smin), 1.0) * 1e-12]
+            )
+            hist = np.zeros(edges.size - 1, dtype=np.int64)
+            need_hist = True
+        else:
+            need_hist = False
+        todo = _locate(fine, 0.0, top, fine_scale, 0, ranks, []) if ranks else []
+        # the extremes are known exactly
+        for iv in todo:
+            for r in list(iv.ranks):
+                if r == 0 or r == total - 1:
+                    order[r] = smin if r == 0 else smax
+                    iv.ranks.remove(r)
+        todo = [iv for iv in todo if iv.ranks]
+        while todo or need_hist:
+            for iv in todo:
+                if iv.narrow:
+                    for r in iv.ranks:
+                        order[r] = iv.lo
+            todo = [iv for iv in todo if not iv.narrow]
+            if not todo and not need_hist:
+                break
+            for d, s in sweep(f"pass {passes + 1}"):
+                for iv in todo:
+                    iv.feed(d, s)
+                if need_hist:
+                    hist += _histogram(d, s, edges)
+            need_hist = False
+            nxt = []
+            for iv in todo:
+                if iv.collect:
+                    vals = np.sort(np.concatenate(iv.values)) if iv.values else np.empty(0)
+                    for r in iv.ranks:
+                        order[r] = float(vals[r - iv.before])
+                else:
+                    nxt += iv.split()
+            todo = nxt
+        values = np.array([order[a] + (p - a) * (order[b] - order[a])
+                           for a, b, p in zip(lo_rank, hi_rank, pos, strict=True)])
+        error = 0.0
+    else:
+        # each needed order statistic lies in a known fine bin: take its midpoint
+        width = top / FINE_BINS
+        cum = np.concatenate([[0], np.cumsum(fine)])
+        for r in ranks:
+            b = min(int(np.searchsorted(cum, r, side="right")) - 1, FINE_BINS - 1)
+            order[r] = min(max((b + 0.5) * width, smin), smax)
+        order[0], order[total - 1] = smin, smax
+        values = np.array([order[a] + (p - a) * (order[b] - order[a])
+                           for a, b, p in zip(lo_rank, hi_rank, pos, strict=True)])
+        error = width
+
+    assert hist is not None and edges is not None
+    return Summary(
+        count=int(count),
+        sigma_max=float(smax),
+        sigma_min=float(smin),
+        frobenius=math.sqrt(sq),
+        histogram=hist,
+        bin_edges=np.asarray(edges, dtype=np.float64),
+        quantiles=q,
+        quantile_values=values,
+        exact=bool(exact),
+        quantile_error=float(error),
+        upper_bound=bound,
+        passes=passes,
+        seconds=time.perf_counter() - start,
+        shape=(n, m),
+    )
+
+
+def _row_count(plan: _Plan) -> list[tuple[int, int]]:
+    from .fast import _CHUNK_ENTRIES, _row_chunks
+
+    return _row_chunks(plan.n, plan.m, plan.r * plan.k, _CHUNK_ENTRIES)
