@@ -1,0 +1,151 @@
+"""Measure the fast path against lfa and fft at the target sizes and print the table.
+
+BLAS, OpenMP and FFT threads are pinned to 1 for every side before numpy is imported.
+Each case times ``lfa`` (the paper's path: symbol by two contractions over the full grid,
+numpy's batched SVD, sort), ``fft`` and ``fast`` with ``threads=1`` and with all cores,
+interleaved (the order rotates every repeat), and reports medians. Every side delivers
+the full spectrum sorted descending. ``summarize`` is run in a fresh subprocess so that
+its peak resident memory (``ru_maxrss``) is its own.
+
+Usage::
+
+    python scripts/fast_targets.py                 # the table (several minutes)
+    python scripts/fast_targets.py --quick         # smaller sizes, a smoke run
+    python scripts/fast_targets.py --summarize-only 16384   # one streamed run, its time and RSS
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_var] = "1"
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import platform  # noqa: E402
+import resource  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+import convbench as cb  # noqa: E402
+from convbench.symbols import default_threads  # noqa: E402
+
+# (channels, n, target speed-up over lfa and fft)
+CASES = [(1, 4096, 30.0), (4, 1024, 4.0), (16, 256, 2.5), (64, 64, 2.0)]
+QUICK = [(1, 512, 30.0), (4, 128, 4.0), (16, 32, 2.5), (64, 8, 2.0)]
+
+
+def _time(fn) -> tuple[float, np.ndarray]:
+    t0 = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - t0, out
+
+
+def run_case(c: int, n: int, repeats: int, cores: int) -> dict:
+    w = cb.pytorch_default(c, c, 3, seed=0)
+    cb.singular_values(w, 8, method="fast", threads=1)  # compile once, outside the timing
+    sides = {
+        "lfa": lambda: cb.singular_values(w, n, method="lfa"),
+        "fft": lambda: cb.singular_values(w, n, method="fft"),
+        "fast1": lambda: cb.singular_values(w, n, method="fast", threads=1),
+        "fastN": lambda: cb.singular_values(w, n, method="fast", threads=cores),
+    }
+    names = list(sides)
+    times: dict[str, list[float]] = {k: [] for k in names}
+    results: dict[str, np.ndarray] = {}
+    for r in range(repeats):
+        order = names[r % len(names):] + names[: r % len(names)]
+        for name in order:
+            dt, out = _time(sides[name])
+            times[name].append(dt)
+            results[name] = out
+            del out
+    med = {k: float(np.median(v)) for k, v in times.items()}
+    smax = results["lfa"][0]
+    dev_lfa = float(np.max(np.abs(results["fast1"] - results["lfa"])) / smax)
+    dev_fft = float(np.max(np.abs(results["fast1"] - results["fft"])) / smax)
+    same = bool(np.array_equal(results["fast1"], results["fastN"]))
+    return {
+        "c": c, "n": n, "median_s": med, "times_s": times,
+        "dev_vs_lfa": dev_lfa, "dev_vs_fft": dev_fft, "threads_identical": same,
+    }
+
+
+def summarize_child(n: int, c: int, threads: int | None, progress: bool) -> dict:
+    w = cb.pytorch_default(c, c, 3, seed=0)
+    t0 = time.perf_counter()
+    s = cb.summarize(w, n, threads=threads, progress=progress)
+    dt = time.perf_counter() - t0
+    return {
+        "n": n, "c": c, "seconds": dt, "passes": s.passes, "count": s.count,
+        "sigma_max": s.sigma_max, "sigma_min": s.sigma_min,
+        "median": s.quantile(0.5),
+        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def summarize_in_subprocess(n: int, c: int, threads: int | None) -> dict:
+    cmd = [sys.executable, __file__, "--summarize-only", str(n), "--channels", str(c)]
+    if threads is not None:
+        cmd += ["--threads", str(threads)]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--quick", action="store_true", help="small sizes (smoke run)")
+    ap.add_argument("--summarize-n", type=int, default=8192)
+    ap.add_argument("--skip-summarize", action="store_true")
+    ap.add_argument("--summarize-only", type=int, metavar="N")
+    ap.add_argument("--channels", type=int, default=4)
+    ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--progress", action="store_true")
+    ap.add_argument("--json", metavar="PATH", help="also write the raw numbers here")
+    args = ap.parse_args(argv)
+
+    if args.summarize_only:
+        res = summarize_child(args.summarize_only, args.channels, args.threads, args.progress)
+        print(json.dumps(res))
+        return 0
+
+    cores = default_threads()
+    print(f"# fast path targets: {platform.processor() or platform.machine()}, "
+          f"{cores} cores, numpy {np.__version__}, BLAS/OMP/FFT threads 1, "
+          f"median of {args.repeats} interleaved repeats")
+    rows = []
+    print("| c | n | lfa s | fft s | fast s (1 thread) | fast s "
+          f"({cores} threads) | lfa/fast | fft/fast | target | max dev / sigma_max "
+          "| 1 -> all threads |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for c, n, target in QUICK if args.quick else CASES:
+        res = run_case(c, n, args.repeats, cores)
+        med = res["median_s"]
+        res["target"] = target
+        rows.append(res)
+        dev = max(res["dev_vs_lfa"], res["dev_vs_fft"])
+        print(f"| {c} | {n} | {med['lfa']:.3f} | {med['fft']:.3f} | {med['fast1']:.3f} | "
+              f"{med['fastN']:.3f} | {med['lfa'] / med['fast1']:.1f}x | "
+              f"{med['fft'] / med['fast1']:.1f}x | {target:g}x | {dev:.1e} | "
+              f"{med['fast1'] / med['fastN']:.2f}x |", flush=True)
+    out = {"cases": rows, "cores": cores}
+    if not args.skip_summarize:
+        sn = 1024 if args.quick else args.summarize_n
+        summ = summarize_in_subprocess(sn, args.channels, args.threads)
+        out["summarize"] = summ
+        print(f"\nsummarize n={sn} c={args.channels}: {summ['seconds']:.1f} s, "
+              f"{summ['passes']} passes, peak RSS {summ['peak_rss_mib']:.0f} MiB "
+              f"(target < 1024 MiB), {summ['count']} values")
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(out, fh, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
