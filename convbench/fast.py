@@ -28,7 +28,7 @@ What makes it fast, each part measured against the reference paths
     ``delta = kappa * u * ||B||_F**2`` (``kappa = sqrt(2) * (r + 2) + 4 k``, ``r`` the
     larger block dimension: the Gram product's rounding plus the eigensolver's backward
     error), so ``|sigma~ - sigma| <= delta / sigma~``. A block is accepted only if this is
-    at most ``CERTIFY_RTOL = 1e-10`` times its own largest singular value for its smallest
+    at most ``CERTIFY_RTOL = 1e-9`` times its own largest singular value for its smallest
     one (hence for all); the other blocks get a full SVD. The ``sqrt(eps)`` loss of the
     Gram approach therefore never reaches a returned value.
 
@@ -66,7 +66,7 @@ __all__ = [
 #: Largest ``min(cout, cin)`` handled by the vectorised Jacobi kernel (measured crossover).
 JACOBI_MAX = 8
 #: Relative error (to the block's largest value) the certified Gram path accepts.
-CERTIFY_RTOL = 1e-10
+CERTIFY_RTOL = 1e-9
 #: Accepted values of ``precision``.
 PRECISIONS = ("double", "single")
 
