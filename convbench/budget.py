@@ -24,6 +24,8 @@ from dataclasses import dataclass
 __all__ = [
     "DEFAULT_FRACTION",
     "ENV_VAR",
+    "MATRIX_FREE_NNZ",
+    "STAGES",
     "BudgetError",
     "Estimate",
     "available_memory",
@@ -33,6 +35,7 @@ __all__ = [
     "estimate_seconds",
     "feasibility",
     "format_bytes",
+    "matrix_free",
     "memory_budget",
     "parse_bytes",
 ]
@@ -151,11 +154,38 @@ _SVD_BLOCK_OVERHEAD = 1.2e-6  # seconds per block of numpy's batched SVD
 _SVD_BLOCK_FLOP_RATE = 1.5e9  # flop/s inside small complex SVDs
 _DENSE_FLOP_RATE = 8e9  # flop/s of LAPACK gesdd on a large real matrix
 _STREAM_RATE = 1.5e9  # bytes/s for allocation-heavy numpy passes
-_FFT_RATE = 1.0e9  # flop/s of numpy's pocketfft on big batched 2-D transforms
+_FFT_RATE = 2.5e9  # flop/s of numpy's pocketfft on big batched 2-D transforms
 _SPARSE_NNZ_RATE = 2e7  # nonzeros per second when assembling the sparse operator
 _SVDS_MATVEC_RATE = 3e8  # nonzeros per second in ARPACK matvecs (with Python overhead)
 
 FOURIER_METHODS = ("lfa", "fft", "fftw")
+#: Nonzeros above which ``method="explicit"`` with ``top_k`` uses the matrix-free operator
+#: of :mod:`convbench.operators` instead of assembling the sparse matrix.
+MATRIX_FREE_NNZ = 2**25
+_MATRIX_FREE_FLOP_RATE = 1e10  # flop/s of the per-tap GEMMs (OpenBLAS, 1-2 threads)
+
+
+def matrix_free(cout: int, cin: int, n: int, m: int, kh: int, kw: int) -> bool:
+    """Whether ``explicit`` + ``top_k`` runs matrix-free (sparse matrix above
+    :data:`MATRIX_FREE_NNZ` nonzeros)."""
+    return cout * cin * kh * kw * n * m > MATRIX_FREE_NNZ
+
+
+#: Steps of a path that :func:`estimate` can predict on their own.
+STAGES = ("all", "transform", "svd")
+
+
+# numpy's batched complex SVD (values only, one thread), fitted to blocks of 1 to 64
+# channels as: call overhead + a memory-bound part + the cubic part.
+_BATCHED_SVD_OVERHEAD = 6e-7  # seconds per block
+_BATCHED_SVD_SCALE = 5e-7  # seconds per (big*small)**0.75
+_BATCHED_SVD_FLOP_RATE = 2e10  # flop/s of the cubic part
+
+
+def _batched_svd_seconds(blocks: int, cout: int, cin: int) -> float:
+    big, small = max(cout, cin), min(cout, cin)
+    per_block = _BATCHED_SVD_OVERHEAD + _BATCHED_SVD_SCALE * (big * small) ** 0.75
+    return blocks * (per_block + 16.0 * big * small * small / _BATCHED_SVD_FLOP_RATE)
 
 
 def _svd_block_seconds(blocks: int, cout: int, cin: int) -> float:
@@ -174,6 +204,7 @@ def estimate(
     kw: int,
     top_k: int | None = None,
     boundary: str = "periodic",
+    stage: str = "all",
 ) -> Estimate:
     """Predict peak memory and run time of ``singular_values`` for one configuration.
 
@@ -187,25 +218,35 @@ def estimate(
         Number of largest singular values requested (``None``: all).
     boundary : str
         ``"periodic"`` or ``"zero"`` (only changes the explicit path's nonzero count).
+    stage : {"all", "transform", "svd"}
+        The whole computation, or one of its two steps: ``"transform"`` builds the
+        symbol (``lfa``, ``fft``, ``fftw``) or the sparse operator (``explicit``),
+        ``"svd"`` is the singular-value step on that representation. The memory
+        estimate of ``"svd"`` and of the Fourier transforms is that of the whole path.
 
     Returns
     -------
     Estimate
         Bytes and seconds; both are upper-bound style guesses, not measurements.
     """
+    if stage not in STAGES:
+        raise ValueError(f"stage must be one of {STAGES}; got {stage!r}")
+    stages: tuple[float, float] | None = None  # (transform, svd) seconds
     blocks = n * m
     p = blocks * cout * cin  # entries of the full symbol
     s = blocks * min(cout, cin)  # number of singular values
     values = 3 * 8 * s  # LAPACK's output, its sorted copy and the descending copy
     if method == "lfa":
         nbytes = 16 * p + 16 * cout * cin * kh * m + values
-        seconds = 16 * p * kh * 2 / _STREAM_RATE + _svd_block_seconds(blocks, cout, cin)
+        stages = (16 * p * kh * 2 / _STREAM_RATE, _batched_svd_seconds(blocks, cout, cin))
+        seconds = sum(stages)
     elif method in ("fft", "fftw"):
         # zero-padded real kernel, its complex copy and the complex transform
         nbytes = (8 + 16 + 16) * p + values
         fft_flops = 5.0 * p * math.log2(max(blocks, 2))
-        seconds = fft_flops / _FFT_RATE + 40 * p / _STREAM_RATE
-        seconds += _svd_block_seconds(blocks, cout, cin)
+        transform = fft_flops / _FFT_RATE + 40 * p / _STREAM_RATE
+        stages = (transform, _batched_svd_seconds(blocks, cout, cin))
+        seconds = sum(stages)
     elif method == "fast":
         # half the plane: the kept values, the descending output, the column table and
         # a few cache-sized chunks in flight per thread
@@ -224,7 +265,7 @@ def estimate(
     elif method == "explicit":
         nnz = cout * cin * kh * kw * blocks
         sparse = 40 * nnz  # COO triplets while assembling plus the CSR copy
-        seconds = nnz / _SPARSE_NNZ_RATE
+        seconds = assemble = nnz / _SPARSE_NNZ_RATE
         rows, cols = cout * blocks, cin * blocks
         if top_k is None:
             nbytes = sparse + 8 * rows * cols + values
@@ -232,13 +273,32 @@ def estimate(
             seconds += (4.0 * big * small * small) / _DENSE_FLOP_RATE + 8 * rows * cols / (
                 _STREAM_RATE
             )
+        elif matrix_free(cout, cin, n, m, kh, kw):
+            # convbench.operators: one GEMM per tap, no sparse matrix; k = 1 keeps four
+            # Lanczos vectors (about 60 steps), k > 1 keeps ARPACK's ncv vectors
+            big = max(rows, cols)
+            ncv = 0 if top_k == 1 else min(max(2 * top_k + 1, 20), min(rows, cols))
+            nbytes = 8 * (8 * big + ncv * min(rows, cols)) + 16 * cout * cin * 32 * 32
+            pairs = 60 if top_k == 1 else max(300, blocks / 8)
+            stages = (0.0, pairs * 4.0 * nnz / _MATRIX_FREE_FLOP_RATE)
+            seconds = stages[1]
+            return Estimate(int(1.1 * nbytes), float(seconds if stage != "transform" else 0.0))
         else:
             ncv = min(max(2 * top_k + 1, 20), min(rows, cols))
             nbytes = sparse + 8 * ncv * (rows + cols) * 2
-            # Lanczos on A^T A: a few hundred matvec pairs for well separated extremes
-            seconds += 300 * 2 * nnz / _SVDS_MATVEC_RATE
+            # Lanczos on A^T A: a few hundred matvec pairs for well separated extremes,
+            # more as the top of the spectrum crowds (measured ~n*m/16 pairs at 1 to 16
+            # channels for n = 64 ... 512; taken as n*m/8)
+            seconds += max(300, blocks / 8) * 2 * nnz / _SVDS_MATVEC_RATE
+        stages = (assemble, seconds - assemble)
+        if stage == "transform":
+            nbytes = sparse
     else:
         raise ValueError(f"no estimate for method {method!r}")
+    if stage != "all":
+        if stages is None:
+            raise ValueError(f"no estimate of stage {stage!r} for method {method!r}")
+        seconds = stages[0] if stage == "transform" else stages[1]
     # 10% for interpreter, LAPACK workspace and allocator overhead
     return Estimate(int(1.1 * nbytes), float(seconds))
 
@@ -265,6 +325,7 @@ def feasibility(
     boundary: str = "periodic",
     memory_budget: int | float | str | None = None,
     max_seconds: float | None = None,
+    stage: str = "all",
 ) -> str | None:
     """The shared skip rule: ``None`` if the configuration may run, else the reason why not.
 
@@ -276,22 +337,25 @@ def feasibility(
         Budget as accepted by :func:`memory_budget` (module function).
     max_seconds : float or None
         Largest acceptable predicted run time (``None``: no time limit).
+    stage : {"all", "transform", "svd"}
+        As for :func:`estimate`.
 
     Returns
     -------
     str or None
         A one-line reason naming the estimate and the limit, or ``None``.
     """
-    est = estimate(method, cout, cin, n, m, kh, kw, top_k=top_k, boundary=boundary)
+    est = estimate(method, cout, cin, n, m, kh, kw, top_k=top_k, boundary=boundary, stage=stage)
+    what = method if stage == "all" else f"{method} ({stage})"
     allowed = _memory_budget(memory_budget)
     if est.nbytes > allowed:
         return (
-            f"{method} at n={n}x{m}, c={cout}x{cin} needs ~{format_bytes(est.nbytes)} "
+            f"{what} at n={n}x{m}, c={cout}x{cin} needs ~{format_bytes(est.nbytes)} "
             f"> budget {format_bytes(allowed)}"
         )
     if max_seconds is not None and est.seconds > max_seconds:
         return (
-            f"{method} at n={n}x{m}, c={cout}x{cin} predicted ~{est.seconds:.0f} s "
+            f"{what} at n={n}x{m}, c={cout}x{cin} predicted ~{est.seconds:.0f} s "
             f"> limit {max_seconds:.0f} s"
         )
     return None

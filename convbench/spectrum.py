@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from .budget import check_memory, estimate_bytes
+from .budget import check_memory, estimate_bytes, matrix_free
 from .explicit import BOUNDARIES, _assemble, dense_singular_values, sparse_top_k
 from .fast import check_threads, fast_singular_values
 from .svd import block_singular_values
@@ -48,7 +48,9 @@ def singular_values(
         ``fft``: numpy FFT of the zero-padded kernel, then batched SVD.
         ``fftw``: the same transform through pyFFTW, then batched SVD.
         ``explicit``: the sparse unrolled matrix; dense LAPACK SVD, or ARPACK
-        (``scipy.sparse.linalg.svds``) when ``top_k`` is given.
+        (``scipy.sparse.linalg.svds``) when ``top_k`` is given; above
+        ``budget.MATRIX_FREE_NNZ`` nonzeros ``top_k`` runs Lanczos on the matrix-free
+        operator of :mod:`convbench.operators` (e.g. 256 x 256 with 64 channels).
         ``fast``: the same periodic spectrum built for speed (half the frequency plane,
         closed forms and batched Jacobi for small blocks, certified Gram eigenvalues
         for larger ones, a thread pool over frequency chunks); see :mod:`convbench.fast`.
@@ -116,6 +118,11 @@ def singular_values(
         return fast_singular_values(w, n, m, threads=threads, top_k=top_k)
 
     if method == "explicit":
+        if top_k is not None and matrix_free(cout, cin, n, m, kh, kw):
+            # the sparse matrix would be large: Lanczos on the matrix-free operator
+            from .operators import top_singular_values
+
+            return top_singular_values(w, (n, m), top_k, boundary)
         operator = _assemble(w, n, m, boundary)
         if top_k is None:
             return dense_singular_values(operator, memory_budget=memory_budget)
