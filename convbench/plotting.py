@@ -17,6 +17,7 @@ import numpy as np
 
 __all__ = [
     "BOUNDARY_STYLES",
+    "FIGURES_ENV_VAR",
     "MODEL_COLORS",
     "PATHS",
     "PATH_COLORS",
@@ -110,8 +111,18 @@ def use_style() -> None:
     )
 
 
+#: Environment variable that redirects :func:`figures_dir` (tests write to a scratch folder).
+FIGURES_ENV_VAR = "CONVBENCH_FIGURES_DIR"
+
+
 def figures_dir(start: str | os.PathLike[str] | None = None) -> Path:
-    """``notebooks/figures`` of the enclosing checkout (created if missing)."""
+    """Where figures go: ``$CONVBENCH_FIGURES_DIR`` if set, else ``notebooks/figures``
+    of the enclosing checkout (created if missing)."""
+    env = os.environ.get(FIGURES_ENV_VAR)
+    if env:
+        out = Path(env)
+        out.mkdir(parents=True, exist_ok=True)
+        return out
     here = Path(start if start is not None else os.getcwd()).resolve()
     for folder in (here, *here.parents):
         if (folder / "notebooks").is_dir() and (folder / "pyproject.toml").is_file():
