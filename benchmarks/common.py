@@ -1,0 +1,278 @@
+"""The grid, thread control, timing attributes and skip rule shared by the asv suite.
+
+Every benchmark class of the suite derives from :class:`Case`. A class names its
+parameters (``params``/``param_names``) and implements three small methods:
+
+``skip_reason(*params)``
+    ``None`` if the cell may run, else the reason why not. It always asks the library
+    (:func:`convbench.budget.feasibility`, memory budget and predicted time), so the API
+    and the suite share one rule.
+``predict(*params)``
+    ``(setup_seconds, call_seconds)`` predicted by :func:`convbench.budget.estimate`;
+    ``python -m benchmarks.plan`` turns these into the coverage table and the predicted
+    duration of a run.
+``prepare(*params)``
+    The work done in ``setup`` (weights, plans, symbols) before the timed call.
+
+:meth:`Case.setup` raises ``NotImplementedError(reason)`` for a skipped cell, which asv
+records as skipped and prints with its reason.
+
+The grid can be overridden from the environment (comma-separated integers); asv passes
+the environment on to the benchmark processes:
+
+``CONVBENCH_BENCH_N``
+    input sizes ``n`` (default ``32,64,...,16384``);
+``CONVBENCH_BENCH_CHANNELS``
+    channel counts, ``cin = cout`` (default ``1,4,16,64``);
+``CONVBENCH_BENCH_KERNEL``
+    kernel size ``k`` for ``k x k`` kernels (default ``3``);
+``CONVBENCH_BENCH_MAX_SECONDS``
+    largest predicted time of one timed call (default :data:`DEFAULT_MAX_SECONDS`);
+``CONVBENCH_BENCH_LARGE_MAX_SECONDS``
+    largest predicted time of the single-sample large-n end-to-end cells (default 90);
+``CONVBENCH_BENCH_THREADS``
+    BLAS/FFTW threads of every benchmark that does not take threads as a parameter
+    (default ``1``);
+``CONVBENCH_MEMORY_BUDGET``
+    the library's memory budget (default: half the memory available at the time).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+import convbench
+from convbench import budget
+from convbench.symbols import SYMBOL_METHODS, default_threads
+
+__all__ = [
+    "BOUNDARY_N",
+    "CHANNELS",
+    "DEFAULT_MAX_SECONDS",
+    "FIXED_THREADS",
+    "KERNEL",
+    "LARGE_MAX_SECONDS",
+    "MAX_SECONDS",
+    "N_VALUES",
+    "PATHS",
+    "REFERENCE_MAX_SECONDS",
+    "SEED",
+    "THREAD_SETTINGS",
+    "TOP_K",
+    "TRANSFORM_PATHS",
+    "Case",
+    "check",
+    "feasible",
+    "limit_threads",
+    "predicted",
+    "resolve_threads",
+    "thread_info",
+    "weights",
+]
+
+
+def _ints_from_env(name: str, default: Sequence[int]) -> tuple[int, ...]:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return tuple(default)
+    try:
+        values = tuple(int(v) for v in raw.split(",") if v.strip())
+    except ValueError:
+        raise ValueError(f"{name} must be comma-separated integers; got {raw!r}") from None
+    if not values or min(values) < 1:
+        raise ValueError(f"{name} must list positive integers; got {raw!r}")
+    return values
+
+
+def _float_from_env(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number of seconds; got {raw!r}") from None
+    if not value > 0:
+        raise ValueError(f"{name} must be positive; got {raw!r}")
+    return value
+
+
+#: Input sizes n (square n x n inputs).
+N_VALUES: tuple[int, ...] = _ints_from_env("CONVBENCH_BENCH_N", [2**k for k in range(5, 15)])
+#: Channel counts; every cell has cin = cout = c.
+CHANNELS: tuple[int, ...] = _ints_from_env("CONVBENCH_BENCH_CHANNELS", (1, 4, 16, 64))
+#: Kernel size (k x k).
+KERNEL: int = _ints_from_env("CONVBENCH_BENCH_KERNEL", (3,))[0]
+#: Input sizes of the periodic vs zero-padding comparison (dense SVD of the zero operator).
+BOUNDARY_N: tuple[int, ...] = tuple(
+    n for n in _ints_from_env("CONVBENCH_BENCH_BOUNDARY_N", (4, 8, 16, 32)) if n >= KERNEL
+)
+#: Every singular-value path of the library, in its order (new paths join automatically).
+PATHS: tuple[str, ...] = tuple(convbench.METHODS)
+#: The paths that build a symbol (the transform-only benchmark).
+TRANSFORM_PATHS: tuple[str, ...] = tuple(p for p in PATHS if p in SYMBOL_METHODS)
+#: BLAS and FFTW threads of the benchmarks that do not take threads as a parameter.
+FIXED_THREADS: int = _ints_from_env("CONVBENCH_BENCH_THREADS", (1,))[0]
+#: Thread settings of the end-to-end benchmark: one thread, and every core of the machine.
+THREAD_SETTINGS: tuple[str, ...] = ("1", "all")
+#: Seed of the weights (PyTorch's default Conv2d initialisation).
+SEED = 0
+#: Number of largest singular values asked of ``svds`` (explicit path beyond dense).
+TOP_K = 6
+
+#: Default largest predicted time (s) of one timed call; a cell predicted slower is skipped.
+DEFAULT_MAX_SECONDS = 4.0
+MAX_SECONDS: float = _float_from_env("CONVBENCH_BENCH_MAX_SECONDS", DEFAULT_MAX_SECONDS)
+#: Largest predicted time (s) of the single-sample cells of the large-n end-to-end benchmark.
+LARGE_MAX_SECONDS: float = _float_from_env("CONVBENCH_BENCH_LARGE_MAX_SECONDS", 90.0)
+#: Largest predicted time (s) of one dense reference SVD in the accuracy benchmarks.
+REFERENCE_MAX_SECONDS: float = 10 * MAX_SECONDS
+
+
+def resolve_threads(setting: str | int) -> int:
+    """``"all"`` -> the cores this process may use; ``"1"`` or an int -> that count."""
+    if setting == "all":
+        return default_threads()
+    return int(setting)
+
+
+def limit_threads(threads: int) -> Any:
+    """Limit BLAS and OpenMP pools to ``threads``; returns the limiter (restore to undo)."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=threads)
+
+
+def thread_info() -> dict[str, int]:
+    """Threads each loaded BLAS/OpenMP library uses now, keyed by its internal API."""
+    from threadpoolctl import threadpool_info
+
+    out: dict[str, int] = {}
+    for pool in threadpool_info():
+        key = pool.get("internal_api", pool.get("user_api", "unknown"))
+        out[key] = max(out.get(key, 0), int(pool["num_threads"]))
+    return out
+
+
+def weights(c: int, kernel: int = KERNEL) -> np.ndarray:
+    """The suite's weights: PyTorch's default initialisation, ``(c, c, k, k)``, fixed seed."""
+    return convbench.pytorch_default(c, c, kernel, seed=SEED)
+
+
+def feasible(
+    method: str,
+    c: int,
+    n: int,
+    *,
+    stage: str = "all",
+    top_k: int | None = None,
+    boundary: str = "periodic",
+    max_seconds: float | None = None,
+) -> str | None:
+    """The library's feasibility rule for one cell of the grid; ``None`` means it runs.
+
+    ``max_seconds`` defaults to :data:`MAX_SECONDS`. A method or stage the library has no
+    estimate for is skipped with that reason rather than run blind.
+    """
+    limit = MAX_SECONDS if max_seconds is None else max_seconds
+    try:
+        return budget.feasibility(
+            method,
+            c,
+            c,
+            n,
+            n,
+            KERNEL,
+            KERNEL,
+            top_k=top_k,
+            boundary=boundary,
+            max_seconds=limit,
+            stage=stage,
+        )
+    except ValueError as exc:
+        return f"no prediction from convbench.budget: {exc}"
+
+
+def predicted(
+    method: str,
+    c: int,
+    n: int,
+    *,
+    stage: str = "all",
+    top_k: int | None = None,
+    boundary: str = "periodic",
+) -> float:
+    """Predicted seconds of one cell (:func:`convbench.budget.estimate_seconds`); 0 if unknown."""
+    try:
+        return budget.estimate_seconds(
+            method, c, c, n, n, KERNEL, KERNEL, top_k=top_k, boundary=boundary, stage=stage
+        )
+    except ValueError:
+        return 0.0
+
+
+def check(reason: str | None) -> None:
+    """Skip the current asv cell (``NotImplementedError``) if ``reason`` is not ``None``."""
+    if reason is not None:
+        raise NotImplementedError(reason)
+
+
+class Case:
+    """Base class of the suite's benchmarks: skip rule, thread limits, timing attributes.
+
+    Timing: every timed call is one sample (``number = 1``; the setup runs again before
+    each sample); each of ``rounds = 2`` rounds takes between 2 and 10 samples, stopping
+    after ``max_time = 1 s`` once 2 samples are in. A cell predicted at the time limit
+    is therefore measured 4 times. No warm-up calls: :meth:`prepare` runs the path once
+    at a tiny size instead, so imports, JIT compilation and FFTW's first plan are not
+    timed, while the large arrays are not touched before the timed call.
+    """
+
+    number = 1
+    rounds = 2
+    repeat = (2, 10, 1.0)
+    warmup_time = 0.0
+    timeout = 900.0
+
+    #: BLAS threads while the cell runs (subclasses with a threads parameter override
+    #: :meth:`threads_for`).
+    def threads_for(self, *params: Any) -> int:
+        return FIXED_THREADS
+
+    def skip_reason(self, *params: Any) -> str | None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def predict(self, *params: Any) -> tuple[float, float]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def prepare(self, *params: Any) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def setup(self, *params: Any) -> None:
+        check(self.skip_reason(*params))
+        self.threads = self.threads_for(*params)
+        self._limiter = limit_threads(self.threads)
+        self.prepare(*params)
+
+    def teardown(self, *params: Any) -> None:
+        limiter = getattr(self, "_limiter", None)
+        if limiter is not None:
+            limiter.restore_original_limits()
+            self._limiter = None
+
+
+def samples_per_round(case: Any, seconds: float) -> int:
+    """How many samples asv takes per round of a cell whose sample costs ``seconds``."""
+    repeat = getattr(case, "repeat", 0)
+    if isinstance(repeat, tuple):
+        lo, hi, max_time = repeat
+    else:  # asv's default for rounds > 1
+        lo, hi, max_time = 1, 5, 10.0
+    if seconds <= 0:
+        return int(hi)
+    return int(min(hi, max(lo, math.floor(max_time / seconds) + 1)))

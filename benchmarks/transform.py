@@ -1,0 +1,76 @@
+"""Transform only: the time to build the symbol, per path (no SVD).
+
+``lfa`` and ``fft`` are timed through :func:`convbench.symbol`. ``fftw`` is planned in
+``setup`` (:class:`convbench.FFTWPlan`) and only the execution is timed;
+:class:`TimeFFTWPlanning` times the planning on its own.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import convbench
+
+from .common import (
+    CHANNELS,
+    N_VALUES,
+    TRANSFORM_PATHS,
+    Case,
+    feasible,
+    predicted,
+    weights,
+)
+
+
+class TimeTransform(Case):
+    """Seconds to build the ``(n, n, c, c)`` symbol (fftw: executing a ready plan)."""
+
+    params = (list(TRANSFORM_PATHS), list(N_VALUES), list(CHANNELS))
+    param_names = ("path", "n", "channels")
+
+    def skip_reason(self, path: str, n: int, c: int) -> str | None:
+        return feasible(path, c, n, stage="transform")
+
+    def predict(self, path: str, n: int, c: int) -> tuple[float, float]:
+        call = predicted(path, c, n, stage="transform")
+        return (call if path == "fftw" else 0.0), call
+
+    def prepare(self, path: str, n: int, c: int) -> None:
+        self.w = weights(c)
+        self.plan: Any = None
+        if path == "fftw":
+            self.plan = convbench.FFTWPlan(self.w.shape, n, threads=self.threads)
+            self.plan(weights(c))  # first execution: pages of the buffers are touched
+        else:
+            convbench.symbol(self.w, max(self.w.shape[-1], 4), method=path)  # imports
+
+    def time_symbol(self, path: str, n: int, c: int) -> None:
+        if self.plan is not None:
+            self.plan(self.w)
+        else:
+            convbench.symbol(self.w, n, method=path, threads=self.threads)
+
+
+class TimeFFTWPlanning(Case):
+    """Seconds to plan pyFFTW's transform (``FFTW_ESTIMATE``, buffers included).
+
+    Only ``FFTW_ESTIMATE`` is timed: the other planner efforts run trial transforms and
+    keep wisdom in the process, so repeated samples would not measure the same thing.
+    """
+
+    params = (list(N_VALUES), list(CHANNELS))
+    param_names = ("n", "channels")
+
+    def skip_reason(self, n: int, c: int) -> str | None:
+        return feasible("fftw", c, n, stage="transform")
+
+    def predict(self, n: int, c: int) -> tuple[float, float]:
+        # planning allocates the buffers but runs no transform: bounded by one execution
+        return 0.0, predicted("fftw", c, n, stage="transform")
+
+    def prepare(self, n: int, c: int) -> None:
+        self.shape = weights(c).shape
+        convbench.FFTWPlan(self.shape, max(self.shape[-1], 4), threads=self.threads)
+
+    def time_plan(self, n: int, c: int) -> None:
+        convbench.FFTWPlan(self.shape, n, threads=self.threads, planner_effort="FFTW_ESTIMATE")
