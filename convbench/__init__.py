@@ -9,10 +9,16 @@ The public face re-exports focused modules:
 - :mod:`convbench.budget`: memory budget and the shared feasibility rule;
 - :mod:`convbench.spectrum`: :func:`singular_values` over every path.
 - :mod:`convbench.fast`: the ``fast`` path; :mod:`convbench.stream`: :func:`summarize`.
+- :mod:`convbench.operators`: matrix-free operators, extreme singular values;
+  :mod:`convbench.bounds`: a certified bound on ``sigma_max``;
+  :mod:`convbench.boundary`: approximate zero-padding spectra (:func:`approximate`).
 """
 
+from .boundary import approximate
+from .bounds import NormBound, spectral_norm_bound
 from .budget import BudgetError, feasibility, memory_budget
 from .explicit import unrolled
+from .operators import smallest_singular_values
 from .spectrum import METHODS, singular_values
 from .stream import Summary, summarize
 from .symbols import FFTWPlan, symbol
@@ -24,13 +30,17 @@ __all__ = [
     "METHODS",
     "BudgetError",
     "FFTWPlan",
+    "NormBound",
     "Summary",
     "__version__",
+    "approximate",
     "feasibility",
     "he_normal",
     "memory_budget",
     "pytorch_default",
     "singular_values",
+    "smallest_singular_values",
+    "spectral_norm_bound",
     "summarize",
     "symbol",
     "unrolled",

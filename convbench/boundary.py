@@ -152,8 +152,9 @@ def mixture_distribution(w: np.ndarray, n: int, m: int) -> tuple[np.ndarray, np.
     -------
     tuple of numpy.ndarray
         ``(values, weights)``: singular values of the masked kernels' symbols and
-        probability weights summing to 1. ``sum(weights * values**2)`` equals the
-        squared Frobenius norm of the zero-padded operator divided by ``n*m``.
+        probability weights summing to 1. ``sum(weights * values**2)``, the mean of
+        ``sigma^2``, equals the squared Frobenius norm of the zero-padded operator
+        divided by ``n*m*min(cout, cin)``.
     """
     _cout, _cin, kh, kw = w.shape
     values, weights = [], []

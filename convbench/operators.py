@@ -95,24 +95,31 @@ class ConvOperator(scipy.sparse.linalg.LinearOperator):
         self.weight = weight
         self.n, self.m = n, m
         self.boundary = boundary
-        # taps as (kh*kw, cout, cin) contiguous blocks and their transposes
-        self._taps = np.ascontiguousarray(weight.transpose(2, 3, 0, 1))
-        self._taps_t = np.ascontiguousarray(weight.transpose(2, 3, 1, 0))
+        # one row of taps as a stacked (kw*cout, cin) matrix, and the transposes as
+        # (kw*cin, cout): a matvec is kh GEMMs, each followed by kw shifted adds
+        self._taps = np.ascontiguousarray(weight.transpose(2, 3, 0, 1)).reshape(
+            kh, kw * cout, cin
+        )
+        self._taps_t = np.ascontiguousarray(weight.transpose(2, 3, 1, 0)).reshape(
+            kh, kw * cin, cout
+        )
         self._rows = _ranges(kh, n)
         self._cols = _ranges(kw, m)
         super().__init__(dtype=np.float64, shape=(cout * n * m, cin * n * m))
 
     def _apply(self, x: np.ndarray, taps: np.ndarray, adjoint: bool) -> np.ndarray:
         n, m = self.n, self.m
-        c_in = taps.shape[3]
-        c_out = taps.shape[2]
+        kw = len(self._cols)
+        c_in = taps.shape[2]
+        c_out = taps.shape[1] // kw
         nvec = x.shape[1]
         # (c_in, n*m*nvec) with the vectors as the fastest axis
         xm = x.reshape(c_in, n * m * nvec)
         y = np.zeros((c_out, n, m, nvec))
         for a, (ro, ri, sa) in enumerate(self._rows):
+            zs = (taps[a] @ xm).reshape(kw, c_out, n, m, nvec)
             for b, (co, ci, sb) in enumerate(self._cols):
-                z = (taps[a, b] @ xm).reshape(c_out, n, m, nvec)
+                z = zs[b]
                 if self.boundary == "periodic":
                     # forward reads x[p + s]; the adjoint writes to p + s
                     shift = (sa, sb) if adjoint else (-sa, -sb)
