@@ -29,6 +29,7 @@ from .common import (
     N_VALUES,
     PATHS,
     REFERENCE_MAX_SECONDS,
+    Tracked,
     check,
     feasible,
     limit_threads,
@@ -47,18 +48,7 @@ def _dense(n: int, c: int, boundary: str) -> np.ndarray:
     return convbench.singular_values(weights(c), n, method="explicit", boundary=boundary)
 
 
-class _Tracked:
-    unit = "relative to sigma_max"
-    timeout = 3600.0
-
-    def teardown(self, *args: object) -> None:
-        limiter = getattr(self, "_limiter", None)
-        if limiter is not None:
-            limiter.restore_original_limits()
-            self._limiter = None
-
-
-class TrackDeviation(_Tracked):
+class TrackDeviation(Tracked):
     """Largest deviation of each path from the dense reference spectrum."""
 
     params = (list(DEVIATION_PATHS), list(N_VALUES), list(CHANNELS))
@@ -99,7 +89,7 @@ class TrackDeviation(_Tracked):
         return spectrum_errors(self.values, refs[(n, c)])["max_abs"]
 
 
-class TrackBoundaryError(_Tracked):
+class TrackBoundaryError(Tracked):
     """Periodic (LFA) vs zero-padding (dense explicit) spectra at small ``n``."""
 
     params = (list(BOUNDARY_N), list(CHANNELS))

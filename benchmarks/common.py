@@ -66,6 +66,7 @@ __all__ = [
     "TOP_K",
     "TRANSFORM_PATHS",
     "Case",
+    "Tracked",
     "check",
     "feasible",
     "limit_threads",
@@ -260,6 +261,20 @@ class Case:
         self.prepare(*params)
 
     def teardown(self, *params: Any) -> None:
+        limiter = getattr(self, "_limiter", None)
+        if limiter is not None:
+            limiter.restore_original_limits()
+            self._limiter = None
+
+
+class Tracked:
+    """Base of the ``track_`` benchmarks: errors relative to ``sigma_max``, long timeout,
+    and the thread limiter of ``setup`` (if any) undone in ``teardown``."""
+
+    unit = "relative to sigma_max"
+    timeout = 3600.0
+
+    def teardown(self, *args: object) -> None:
         limiter = getattr(self, "_limiter", None)
         if limiter is not None:
             limiter.restore_original_limits()

@@ -1,0 +1,174 @@
+"""Zero padding: exact extremes, the certified norm bound and the approximate models.
+
+:class:`TimeTopOne`
+    ``sigma_max`` of the zero-padded operator by Lanczos
+    (``singular_values(..., method="explicit", boundary="zero", top_k=1)``; matrix-free
+    above ``convbench.budget.MATRIX_FREE_NNZ`` nonzeros);
+:class:`TimeNormBound`
+    :func:`convbench.spectral_norm_bound`, the certified upper bound (independent of n);
+:class:`TimeApproximate`
+    :func:`convbench.approximate` for every model;
+:class:`TrackModelError`
+    each model's error against the dense zero-padded spectrum (W1 over ``sigma_max``
+    and the relative ``sigma_max`` error), for 3x3 and 5x5 kernels at small n;
+:class:`TrackBoundGap`
+    how far the bound sits above the exact zero-padded ``sigma_max``.
+"""
+
+from __future__ import annotations
+
+import convbench
+from convbench.boundary import MODELS
+from convbench.errors import spectrum_errors
+
+from .common import (
+    BOUNDARY_N,
+    CHANNELS,
+    FIXED_THREADS,
+    MAX_SECONDS,
+    N_VALUES,
+    REFERENCE_MAX_SECONDS,
+    Case,
+    Tracked,
+    check,
+    feasible,
+    limit_threads,
+    predicted,
+    weights,
+)
+
+ALL_MODELS = (*MODELS, "best")
+MODEL_KERNELS = (3, 5)
+
+
+class TimeTopOne(Case):
+    """Seconds for the largest singular value of the zero-padded operator."""
+
+    params = (list(N_VALUES), list(CHANNELS))
+    param_names = ("n", "channels")
+
+    def skip_reason(self, n: int, c: int) -> str | None:
+        return feasible("explicit", c, n, top_k=1, boundary="zero")
+
+    def predict(self, n: int, c: int) -> tuple[float, float]:
+        return 0.0, predicted("explicit", c, n, top_k=1, boundary="zero")
+
+    def prepare(self, n: int, c: int) -> None:
+        self.w = weights(c)
+
+    def time_top_one(self, n: int, c: int) -> None:
+        convbench.singular_values(self.w, n, method="explicit", boundary="zero", top_k=1)
+
+
+class TimeNormBound(Case):
+    """Seconds for the certified bound on ``sigma_max`` (any n, either boundary)."""
+
+    params = (list(CHANNELS),)
+    param_names = ("channels",)
+
+    def skip_reason(self, c: int) -> str | None:
+        return None
+
+    def predict(self, c: int) -> tuple[float, float]:
+        return 0.0, 1e-6 * 3000 * c**3  # a few thousand c x c SVDs
+
+    def prepare(self, c: int) -> None:
+        self.w = weights(c)
+
+    def time_norm_bound(self, c: int) -> None:
+        convbench.spectral_norm_bound(self.w)
+
+
+class TimeApproximate(Case):
+    """Seconds for an approximate zero-padding spectrum of the exact length."""
+
+    params = (list(ALL_MODELS), list(N_VALUES), list(CHANNELS))
+    param_names = ("model", "n", "channels")
+
+    def skip_reason(self, model: str, n: int, c: int) -> str | None:
+        # O(n*n) symbol evaluations and SVDs, like the lfa path
+        return feasible("lfa", c, n)
+
+    def predict(self, model: str, n: int, c: int) -> tuple[float, float]:
+        return 0.0, predicted("lfa", c, n)
+
+    def prepare(self, model: str, n: int, c: int) -> None:
+        self.w = weights(c)
+
+    def time_approximate(self, model: str, n: int, c: int) -> None:
+        convbench.approximate(self.w, n, model=model)
+
+
+def _reference_cells() -> list[tuple[int, int, int]]:
+    """(kernel, n, c) whose dense zero-padded SVD fits the reference time limit."""
+    cells = []
+    for k in MODEL_KERNELS:
+        for n in BOUNDARY_N:
+            for c in CHANNELS:
+                if n < k:
+                    continue
+                if feasible("explicit", c, n, max_seconds=REFERENCE_MAX_SECONDS) is None:
+                    cells.append((k, n, c))
+    return cells
+
+
+class TrackModelError(Tracked):
+    """Error of each model against the dense zero-padded spectrum."""
+
+    params = (list(ALL_MODELS), list(MODEL_KERNELS), list(BOUNDARY_N), list(CHANNELS))
+    param_names = ("model", "kernel", "n", "channels")
+
+    @staticmethod
+    def predict_cache() -> float:
+        return sum(predicted("explicit", c, n, boundary="zero") for _k, n, c in _reference_cells())
+
+    def setup_cache(self) -> dict[tuple[str, int, int, int], dict[str, float]]:
+        out = {}
+        with limit_threads(FIXED_THREADS):
+            for k, n, c in _reference_cells():
+                w = convbench.pytorch_default(c, c, k, seed=0)
+                exact = convbench.singular_values(w, n, method="explicit", boundary="zero")
+                for model in ALL_MODELS:
+                    approx = convbench.approximate(w, n, model=model)
+                    out[(model, k, n, c)] = spectrum_errors(approx, exact)
+        return out
+
+    def skip_reason(self, model: str, k: int, n: int, c: int) -> str | None:
+        if (k, n, c) in _reference_cells():
+            return None
+        return (
+            f"no dense zero-padding spectrum for k={k}, n={n}, c={c} "
+            "(kernel larger than n, or beyond the size or time limit)"
+        )
+
+    def predict(self, model: str, k: int, n: int, c: int) -> tuple[float, float]:
+        return 0.0, 0.0
+
+    def setup(self, errors: dict, model: str, k: int, n: int, c: int) -> None:
+        check(self.skip_reason(model, k, n, c))
+
+    def track_mean_abs(self, errors: dict, model: str, k: int, n: int, c: int) -> float:
+        """W1 distance of the sorted spectra over the exact ``sigma_max``."""
+        return errors[(model, k, n, c)]["mean_abs"]
+
+    def track_rel_sigma_max(self, errors: dict, model: str, k: int, n: int, c: int) -> float:
+        """Signed relative error of the largest singular value."""
+        return errors[(model, k, n, c)]["rel_sigma_max"]
+
+
+class TrackBoundGap(Tracked):
+    """``(bound - sigma_max) / sigma_max`` of the certified bound, zero padding."""
+
+    params = (list(N_VALUES), list(CHANNELS))
+    param_names = ("n", "channels")
+
+    def setup(self, n: int, c: int) -> None:
+        check(feasible("explicit", c, n, top_k=1, boundary="zero", max_seconds=MAX_SECONDS))
+        self._limiter = limit_threads(FIXED_THREADS)
+        w = weights(c)
+        self.top = convbench.singular_values(w, n, method="explicit", boundary="zero", top_k=1)
+        self.bound = convbench.spectral_norm_bound(w).upper
+
+    def track_bound_gap(self, n: int, c: int) -> float:
+        return float((self.bound - self.top[0]) / self.top[0])
+
