@@ -61,7 +61,10 @@ MODEL_COLORS = {
     "exact": "#009E73",
     "periodic": "#CC79A7",
     "circular": "#CC79A7",
+    "mixture": "#999933",
+    "mixture_top": "#56B4E9",
     "best": "#56B4E9",
+    "bound": "#332288",
 }
 #: Line styles of the boundary conditions (as in the paper: dashed zero padding,
 #: dash-dotted periodic).
