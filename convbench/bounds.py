@@ -65,11 +65,15 @@ class NormBound:
         The largest ``||B(theta)||_2`` evaluated: a lower bound of the torus supremum.
     evaluations : int
         Number of frequencies at which the symbol's norm was computed.
+    theta : tuple of float
+        The frequency ``(t1, t2)`` where ``lower`` was found: a maximiser of
+        ``||B(theta)||`` to within the bound's tolerance.
     """
 
     upper: float
     lower: float
     evaluations: int
+    theta: tuple[float, float] = (0.0, 0.0)
 
     def __float__(self) -> float:
         return self.upper
@@ -151,11 +155,13 @@ def spectral_norm_bound(
     c1 = 2 * math.pi * (np.arange(g if split1 else 1) + 0.5) / g
     c2 = 2 * math.pi * (np.arange(g if split2 else 1) + 0.5) / g
     t1, t2 = (c.ravel() for c in np.meshgrid(c1, c2, indexing="ij"))
-    lower, evaluations = 0.0, 0
+    lower, evaluations, theta = 0.0, 0, (0.0, 0.0)
     for _level in range(max_levels):
         values = _norms(w, t1, t2)
         evaluations += values.size
-        lower = max(lower, float(values.max()))
+        best = int(np.argmax(values))
+        if values[best] > lower:
+            lower, theta = float(values[best]), (float(t1[best]), float(t2[best]))
         q = 0.5 * ((tau1 + tau2) * half) ** 2
         # a cell can hold the maximiser only if its centre value is >= (1 - q) * M
         keep = values >= (1 - q) * lower
@@ -169,4 +175,9 @@ def spectral_norm_bound(
         t1 = (t1[keep][:, None] + o1).ravel()
         t2 = (t2[keep][:, None] + o2).ravel()
     upper = max(upper, lower) * (1 + _ROUNDING)
-    return NormBound(upper=float(upper), lower=float(lower), evaluations=int(evaluations))
+    return NormBound(
+        upper=float(upper),
+        lower=float(lower),
+        evaluations=int(evaluations),
+        theta=(theta[0] % (2 * math.pi), theta[1] % (2 * math.pi)),
+    )

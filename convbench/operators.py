@@ -258,23 +258,23 @@ def top_singular_values(
     return _svds_largest(op, k, tol=rtol, v0=v0)
 
 
-def _smooth_start(w: np.ndarray, n: int, m: int, grid: int = 32) -> np.ndarray:
+def _smooth_start(w: np.ndarray, n: int, m: int) -> np.ndarray:
     """A start vector close to the top right singular vector of the zero-padded operator.
 
     The top singular vector of a large zero-padded convolution is close to a plane wave
-    at the maximiser of the symbol's norm, carrying that block's top right singular
-    vector and damped to zero at the edges (the ground state of a box). The maximiser is
-    taken on a ``grid x grid`` frequency grid: a cheap guess that only speeds Lanczos up.
+    at the maximiser ``theta*`` of the symbol's norm, carrying that block's top right
+    singular vector and damped to zero at the edges (the ground state of a box).
+    ``theta*`` is the one :func:`convbench.bounds.spectral_norm_bound` locates (a few
+    thousand small SVDs); it only speeds Lanczos up, the result does not depend on it.
     """
-    from .symbols import lfa_symbol
+    from .boundary import symbol_at
+    from .bounds import spectral_norm_bound
 
-    gn, gm = min(grid, n), min(grid, m)
-    sym = lfa_symbol(w, gn, gm)
-    top = np.linalg.svd(sym, compute_uv=False)[..., 0]
-    j, k = np.unravel_index(int(np.argmax(top)), top.shape)
-    v = np.linalg.svd(sym[j, k])[2][0].conj()  # (cin,)
+    t1, t2 = spectral_norm_bound(w, rtol=1e-6).theta
+    block = symbol_at(w, np.array([t1]), np.array([t2]))[0, 0]
+    v = np.linalg.svd(block)[2][0].conj()  # (cin,)
     p, q = np.arange(n), np.arange(m)
-    wave = np.exp(2j * np.pi * j / gn * p)[:, None] * np.exp(2j * np.pi * k / gm * q)[None, :]
+    wave = np.exp(1j * t1 * p)[:, None] * np.exp(1j * t2 * q)[None, :]
     env = np.sin(np.pi * (p + 1) / (n + 1))[:, None] * np.sin(np.pi * (q + 1) / (m + 1))[None, :]
     x = np.real(v[:, None, None] * (wave * env)[None]).ravel()
     if not np.any(x):  # real part vanished (degenerate phase): use the imaginary part

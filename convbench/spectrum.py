@@ -31,6 +31,7 @@ def singular_values(
     threads: int | None = None,
     planner_effort: str = "FFTW_ESTIMATE",
     memory_budget: int | float | str | None = None,
+    precision: str = "double",
 ) -> np.ndarray:
     """All (or the ``top_k`` largest) singular values of a 2-D multi-channel convolution.
 
@@ -68,6 +69,10 @@ def singular_values(
     memory_budget : int, float, str, optional
         Memory budget in bytes or as ``"8G"``; default from ``CONVBENCH_MEMORY_BUDGET``
         or half the available memory (see :mod:`convbench.budget`).
+    precision : {"double", "single"}
+        Working precision of the ``fast`` path (``"single"``: complex64 symbol and float32
+        factorizations, about ``1e-6 * sigma_max``); the other paths accept only
+        ``"double"``.
 
     Returns
     -------
@@ -91,6 +96,10 @@ def singular_values(
             f"method={method!r} is periodic by construction; use method='explicit' "
             f"for boundary={boundary!r}"
         )
+    if precision not in ("double", "single"):
+        raise ValueError(f"precision must be 'double' or 'single'; got {precision!r}")
+    if precision != "double" and method != "fast":
+        raise ValueError(f"precision={precision!r} is offered by method='fast' only")
     w = as_oihw(weight, layout)
     n, m = as_shape(shape)
     check_fits(w, n, m)
@@ -115,7 +124,9 @@ def singular_values(
 
     if method == "fast":
         threads = check_threads(threads)
-        return fast_singular_values(w, n, m, threads=threads, top_k=top_k)
+        return fast_singular_values(
+            w, n, m, threads=threads, top_k=top_k, precision=precision
+        )
 
     if method == "explicit":
         if top_k is not None and matrix_free(cout, cin, n, m, kh, kw):

@@ -192,3 +192,15 @@ def test_feasibility_knows_fast():
     fast_est = budget.estimate("fast", 4, 4, 1024, 1024, 3, 3)
     lfa_est = budget.estimate("lfa", 4, 4, 1024, 1024, 3, 3)
     assert fast_est.nbytes < lfa_est.nbytes and fast_est.seconds < lfa_est.seconds
+
+
+def test_single_precision_through_the_public_api():
+    w = cb.pytorch_default(4, 4, 3, seed=2)
+    single = cb.singular_values(w, 16, method="fast", precision="single")
+    exact = cb.singular_values(w, 16, method="lfa")
+    assert single.shape == exact.shape
+    assert np.max(np.abs(single - exact)) <= 1e-5 * exact[0]
+    with pytest.raises(ValueError, match="method='fast' only"):
+        cb.singular_values(w, 16, method="lfa", precision="single")
+    with pytest.raises(ValueError, match="precision must be"):
+        cb.singular_values(w, 16, method="fast", precision="half")
