@@ -59,3 +59,28 @@ def test_top_k_and_module_entry_point():
     )
     assert "2 largest singular values" in proc.stdout
     assert "sigma_2" in proc.stdout
+
+
+def test_summarize_command(capsys):
+    assert main(["summarize", "--cin", "2", "--n", "16", "--progress", "no"]) == 0
+    out = capsys.readouterr().out
+    exact = cb.singular_values(cb.pytorch_default(2, 2, 3, seed=0), 16)
+    assert "512 singular values" in out
+    assert f"sigma_max  {exact[0]:.10g}" in out
+    assert f"sigma_min  {exact[-1]:.10g}" in out
+
+
+def test_bound_command(capsys, tmp_path):
+    w = cb.pytorch_default(3, 2, 3, seed=1)
+    path = tmp_path / "w.npy"
+    np.save(path, w)
+    assert main(["bound", str(path)]) == 0
+    out = capsys.readouterr().out
+    bound = float(out.split("bound")[1].split()[0])
+    assert bound == pytest.approx(cb.spectral_norm_bound(w).upper, rel=1e-11)
+    assert bound >= cb.singular_values(w, 8, method="explicit", boundary="zero")[0]
+
+
+def test_bound_command_bad_rtol(capsys):
+    assert main(["bound", "--cin", "2", "--rtol", "-1"]) == 2
+    assert "rtol must be a positive number" in capsys.readouterr().err
