@@ -3,10 +3,12 @@
 :func:`conv_operator` wraps ``Conv2d(padding='same')`` with zero or periodic boundary,
 and its adjoint, as a :class:`scipy.sparse.linalg.LinearOperator` acting on the input
 flattened as ``(cin, n, m)`` (the same ordering as :func:`convbench.unrolled`). A
-matvec is one dense GEMM per kernel tap, ``W[:, :, a, b] @ x`` on the contiguous input,
-followed by a shifted add into the output; the working memory is a few arrays of
-``max(cout, cin) * n * m`` floats, never the ``cout*cin*kh*kw*n*m`` nonzeros of the
-sparse matrix.
+matvec is im2col: the ``kh*kw`` shifted copies of a chunk of input rows (zero padded or
+wrapped) stacked as the columns of one ``(kh*kw*cin, rows*m)`` matrix, multiplied by the
+``(cout, kh*kw*cin)`` weight matrix in one GEMM; the adjoint is the same with the
+offsets negated and the weights transposed. The working memory is the padded input,
+the output and one 32 MiB chunk of columns, never the ``cout*cin*kh*kw*n*m`` nonzeros
+of the sparse matrix.
 
 :func:`top_singular_values` runs Lanczos (ARPACK through :func:`scipy.sparse.linalg.svds`)
 on that operator; this is how ``singular_values(..., method="explicit", top_k=k)``
@@ -53,21 +55,13 @@ __all__ = [
 DENSE_SMALLEST_LIMIT = 4096 * 4096
 #: Most unknowns (``min(cout, cin) * n * m``) for the shift-invert smallest values.
 SHIFT_INVERT_LIMIT = 65_536
+# entries of one im2col chunk of a matvec (32 MiB): bounds the operator's working memory
+_IM2COL_ENTRIES = 1 << 22
 
 
 def _check_boundary(boundary: str) -> None:
     if boundary not in BOUNDARIES:
         raise ValueError(f"boundary must be one of {BOUNDARIES}; got {boundary!r}")
-
-
-def _ranges(k: int, n: int) -> list[tuple[slice, slice, int]]:
-    """For each tap ``a``: (output slice, input slice, shift) for the zero boundary."""
-    out = []
-    for a in range(k):
-        s = a - (k - 1) // 2
-        lo, hi = max(0, -s), min(n, n - s)
-        out.append((slice(lo, hi), slice(lo + s, hi + s), s))
-    return out
 
 
 class ConvOperator(scipy.sparse.linalg.LinearOperator):
@@ -95,50 +89,53 @@ class ConvOperator(scipy.sparse.linalg.LinearOperator):
         self.weight = weight
         self.n, self.m = n, m
         self.boundary = boundary
-        # one row of taps as a stacked (kw*cout, cin) matrix, and the transposes as
-        # (kw*cin, cout): a matvec is kh GEMMs, each followed by kw shifted adds
-        self._taps = np.ascontiguousarray(weight.transpose(2, 3, 0, 1)).reshape(
-            kh, kw * cout, cin
-        )
-        self._taps_t = np.ascontiguousarray(weight.transpose(2, 3, 1, 0)).reshape(
-            kh, kw * cin, cout
-        )
-        self._rows = _ranges(kh, n)
-        self._cols = _ranges(kw, m)
+        # im2col: forward y = Wf @ columns(x, offsets s), adjoint x = Wa @ columns(y, -s)
+        self._w_fwd = np.ascontiguousarray(weight.transpose(0, 2, 3, 1)).reshape(cout, -1)
+        self._w_adj = np.ascontiguousarray(weight.transpose(1, 2, 3, 0)).reshape(cin, -1)
+        self._s_rows = np.arange(kh) - (kh - 1) // 2
+        self._s_cols = np.arange(kw) - (kw - 1) // 2
         super().__init__(dtype=np.float64, shape=(cout * n * m, cin * n * m))
 
-    def _apply(self, x: np.ndarray, taps: np.ndarray, adjoint: bool) -> np.ndarray:
+    def _apply(
+        self, x: np.ndarray, w: np.ndarray, s_rows: np.ndarray, s_cols: np.ndarray
+    ) -> np.ndarray:
+        """``out[:, p, q] = sum_ab w_ab @ x[:, p + s_rows[a], q + s_cols[b]]`` (boundary as
+        set), by im2col over chunks of output rows: one GEMM per chunk, no shifted adds."""
         n, m = self.n, self.m
-        kw = len(self._cols)
-        c_in = taps.shape[2]
-        c_out = taps.shape[1] // kw
+        c_out = w.shape[0]
+        c_in = w.shape[1] // (s_rows.size * s_cols.size)
         nvec = x.shape[1]
-        # (c_in, n*m*nvec) with the vectors as the fastest axis
-        xm = x.reshape(c_in, n * m * nvec)
-        y = np.zeros((c_out, n, m, nvec))
-        for a, (ro, ri, sa) in enumerate(self._rows):
-            zs = (taps[a] @ xm).reshape(kw, c_out, n, m, nvec)
-            for b, (co, ci, sb) in enumerate(self._cols):
-                z = zs[b]
-                if self.boundary == "periodic":
-                    # forward reads x[p + s]; the adjoint writes to p + s
-                    shift = (sa, sb) if adjoint else (-sa, -sb)
-                    y += np.roll(z, shift, axis=(1, 2))
-                elif adjoint:
-                    y[:, ri, ci] += z[:, ro, co]
-                else:
-                    y[:, ro, co] += z[:, ri, ci]
-        return y.reshape(c_out * n * m, nvec)
+        x = x.reshape(c_in, n, m, nvec)
+        lo_r, hi_r = max(0, -int(s_rows.min())), max(0, int(s_rows.max()))
+        lo_c, hi_c = max(0, -int(s_cols.min())), max(0, int(s_cols.max()))
+        pad = ((0, 0), (lo_r, hi_r), (lo_c, hi_c), (0, 0))
+        xp = np.pad(x, pad, mode="wrap" if self.boundary == "periodic" else "constant")
+        out = np.empty((c_out, n * m * nvec))
+        taps = s_rows.size * s_cols.size
+        rows = max(1, min(n, _IM2COL_ENTRIES // max(1, taps * c_in * m * nvec)))
+        buffer = np.empty(taps * c_in * rows * m * nvec)  # reused by every chunk
+        for r0 in range(0, n, rows):
+            r1 = min(n, r0 + rows)
+            cols = buffer[: taps * c_in * (r1 - r0) * m * nvec].reshape(
+                s_rows.size, s_cols.size, c_in, r1 - r0, m, nvec
+            )
+            for a, sa in enumerate(s_rows):
+                for b, sb in enumerate(s_cols):
+                    cols[a, b] = xp[:, r0 + sa + lo_r : r1 + sa + lo_r, sb + lo_c : sb + lo_c + m]
+            chunk = out[:, r0 * m * nvec : r1 * m * nvec]
+            np.matmul(w, cols.reshape(taps * c_in, -1), out=chunk)
+        return out.reshape(c_out * n * m, nvec)
 
     def _matmat(self, x: np.ndarray) -> np.ndarray:
         x = np.asarray(x, dtype=np.float64)
         cin = self.weight.shape[1]
         xr = x.reshape(cin, self.n * self.m, -1)
-        return self._apply(np.ascontiguousarray(xr).reshape(-1, x.shape[1]), self._taps, False)
+        x = np.ascontiguousarray(xr).reshape(-1, x.shape[1])
+        return self._apply(x, self._w_fwd, self._s_rows, self._s_cols)
 
     def _rmatmat(self, y: np.ndarray) -> np.ndarray:
         y = np.asarray(y, dtype=np.float64)
-        return self._apply(np.ascontiguousarray(y), self._taps_t, True)
+        return self._apply(np.ascontiguousarray(y), self._w_adj, -self._s_rows, -self._s_cols)
 
     def _matvec(self, x: np.ndarray) -> np.ndarray:
         return self._matmat(np.asarray(x).reshape(-1, 1)).ravel()
