@@ -29,7 +29,10 @@ the environment on to the benchmark processes:
 ``CONVBENCH_BENCH_MAX_SECONDS``
     largest predicted time of one timed call (default :data:`DEFAULT_MAX_SECONDS`);
 ``CONVBENCH_BENCH_LARGE_MAX_SECONDS``
-    largest predicted time of the single-sample large-n end-to-end cells (default 90);
+    largest predicted time of the single-sample large-n end-to-end cells (default 45);
+``CONVBENCH_BENCH_REFERENCE_MAX_SECONDS``
+    largest predicted time of one dense reference SVD of the accuracy benchmarks
+    (default 40);
 ``CONVBENCH_BENCH_THREADS``
     BLAS/FFTW threads of every benchmark that does not take threads as a parameter
     (default ``1``);
@@ -127,12 +130,12 @@ SEED = 0
 TOP_K = 6
 
 #: Default largest predicted time (s) of one timed call; a cell predicted slower is skipped.
-DEFAULT_MAX_SECONDS = 4.0
+DEFAULT_MAX_SECONDS = 3.0
 MAX_SECONDS: float = _float_from_env("CONVBENCH_BENCH_MAX_SECONDS", DEFAULT_MAX_SECONDS)
 #: Largest predicted time (s) of the single-sample cells of the large-n end-to-end benchmark.
-LARGE_MAX_SECONDS: float = _float_from_env("CONVBENCH_BENCH_LARGE_MAX_SECONDS", 90.0)
+LARGE_MAX_SECONDS: float = _float_from_env("CONVBENCH_BENCH_LARGE_MAX_SECONDS", 45.0)
 #: Largest predicted time (s) of one dense reference SVD in the accuracy benchmarks.
-REFERENCE_MAX_SECONDS: float = 10 * MAX_SECONDS
+REFERENCE_MAX_SECONDS: float = _float_from_env("CONVBENCH_BENCH_REFERENCE_MAX_SECONDS", 40.0)
 
 
 def resolve_threads(setting: str | int) -> int:
@@ -227,16 +230,18 @@ class Case:
     """Base class of the suite's benchmarks: skip rule, thread limits, timing attributes.
 
     Timing: every timed call is one sample (``number = 1``; the setup runs again before
-    each sample); each of ``rounds = 2`` rounds takes between 2 and 10 samples, stopping
-    after ``max_time = 1 s`` once 2 samples are in. A cell predicted at the time limit
-    is therefore measured 4 times. No warm-up calls: :meth:`prepare` runs the path once
-    at a tiny size instead, so imports, JIT compilation and FFTW's first plan are not
-    timed, while the large arrays are not touched before the timed call.
+    each sample); one round (``rounds = 1``) takes between 3 and 10 samples, stopping
+    after ``max_time = 1 s`` once 3 samples are in, so a cell predicted at the time limit
+    is measured 3 times and asv reports their median and spread. One round rather than
+    asv's two keeps the default run within an hour on two cores. No warm-up calls:
+    :meth:`prepare` runs the path once at a tiny size instead, so imports, JIT
+    compilation and FFTW's first plan are not timed, while the large arrays are not
+    touched before the timed call.
     """
 
     number = 1
-    rounds = 2
-    repeat = (2, 10, 1.0)
+    rounds = 1
+    repeat = (3, 10, 1.0)
     warmup_time = 0.0
     timeout = 900.0
 
