@@ -144,7 +144,7 @@ def run_grid(target: Path, force: bool, max_dim: int) -> Path:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "studies", nargs="*", choices=("paper", "grid"), default=[], help="default: both"
+        "studies", nargs="*", metavar="{paper,grid}", help="studies to compute (default: both)"
     )
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--force", action="store_true", help="overwrite existing files")
@@ -159,6 +159,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--out-dir", type=Path, default=OUT_DIR, help="default: results/spectra")
     args = parser.parse_args(argv)
+    # validated here: argparse rejects an empty list against choices (Python < 3.12)
+    unknown = sorted(set(args.studies) - {"paper", "grid"})
+    if unknown:
+        parser.error(f"unknown studies {unknown}; choose from 'paper', 'grid'")
     studies = args.studies or ["paper", "grid"]
     targets = {
         "paper": paper_path(args.out_dir),
