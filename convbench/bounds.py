@@ -46,8 +46,8 @@ from .weights import as_oihw
 
 __all__ = ["NormBound", "spectral_norm_bound"]
 
-# frequencies evaluated at once (bounds the working memory to a few MiB per channel^2)
-_CHUNK = 4096
+# symbol entries evaluated at once (complex128: 64 MiB)
+_CHUNK_ENTRIES = 1 << 22
 # relative slack for rounding in the block SVDs (LAPACK is backward stable to ~1e-15)
 _ROUNDING = 1e-12
 
@@ -85,11 +85,12 @@ def _norms(w: np.ndarray, t1: np.ndarray, t2: np.ndarray) -> np.ndarray:
     a = np.arange(kh) - (kh - 1) // 2
     b = np.arange(kw) - (kw - 1) // 2
     out = np.empty(t1.size)
-    for s in range(0, t1.size, _CHUNK):
-        e1 = np.exp(1j * np.outer(t1[s : s + _CHUNK], a))  # (P, kh)
-        e2 = np.exp(1j * np.outer(t2[s : s + _CHUNK], b))  # (P, kw)
+    chunk = max(1, _CHUNK_ENTRIES // (w.shape[0] * w.shape[1]))
+    for s in range(0, t1.size, chunk):
+        e1 = np.exp(1j * np.outer(t1[s : s + chunk], a))  # (P, kh)
+        e2 = np.exp(1j * np.outer(t2[s : s + chunk], b))  # (P, kw)
         blocks = np.einsum("pa,pb,oiab->poi", e1, e2, w, optimize=True)
-        out[s : s + _CHUNK] = np.linalg.svd(blocks, compute_uv=False)[:, 0]
+        out[s : s + chunk] = np.linalg.svd(blocks, compute_uv=False)[:, 0]
     return out
 
 

@@ -274,11 +274,13 @@ def estimate(
                 _STREAM_RATE
             )
         elif matrix_free(cout, cin, n, m, kh, kw):
-            # convbench.operators: one GEMM per tap, no sparse matrix; k = 1 keeps four
+            # convbench.operators: im2col GEMMs, no sparse matrix; k = 1 keeps four
             # Lanczos vectors (about 60 steps), k > 1 keeps ARPACK's ncv vectors
             big = max(rows, cols)
             ncv = 0 if top_k == 1 else min(max(2 * top_k + 1, 20), min(rows, cols))
-            nbytes = 8 * (8 * big + ncv * min(rows, cols)) + 16 * cout * cin * 32 * 32
+            # vectors, the padded input and output of a matvec, one 32 MiB im2col chunk and
+            # the 64 MiB symbol chunk of the start vector's maximiser search
+            nbytes = 8 * (8 * big + ncv * min(rows, cols)) + 96 * 2**20
             pairs = 60 if top_k == 1 else max(300, blocks / 8)
             stages = (0.0, pairs * 4.0 * nnz / _MATRIX_FREE_FLOP_RATE)
             seconds = stages[1]
