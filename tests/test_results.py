@@ -352,8 +352,11 @@ def test_committed_spectra_load_and_match_their_parameters():
                 values = row[name]
                 assert values.shape == (size,), path.name
                 assert np.all(np.diff(values) <= 0) and values[-1] >= 0, path.name
-        # the smallest cell is recomputed from its stored parameters and seed
+        # the smallest cell is recomputed from its stored parameters and seed, where that is
+        # cheap (the paper's file holds one 16384 x 16384 dense SVD: 17 minutes)
         row = stored.cells.loc[(stored.cells["n"] ** 2 * stored.cells["cin"]).idxmin()]
+        if row["n"] * row["m"] * row["cin"] > 4096:
+            continue
         assert row["init"] == "pytorch_default"
         w = cb.pytorch_default(row["cout"], row["cin"], (row["kh"], row["kw"]), seed=row["seed"])
         shape = (row["n"], row["m"])
