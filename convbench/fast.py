@@ -22,18 +22,25 @@ What makes it fast, each part measured against the reference paths
     have absolute error ``O(eps * sigma_1)``;
   - ``3 <= k <= JACOBI_MAX``: one-sided (Hestenes) Jacobi, vectorised across blocks
     (structure of arrays: the block index is the innermost axis), compiled with numba;
-    it is backward stable column by column, absolute error ``O(eps * ||B||)``;
-  - larger ``k``: eigenvalues of the Gram matrix ``B^H B`` by LAPACK, *certified* block
-    by block. Eigenvalues of the Gram matrix have absolute error at most
+    it is backward stable column by column, absolute error ``O(eps * ||B||)``; each
+    block is first scaled by a power of two (exact) so that no square under- or overflows;
+  - larger ``k``: eigenvalues of the Gram matrix ``B^H B``, *certified* block by
+    block. For ``k <= GRAM_SOA_MAX`` a compiled kernel forms the Gram matrix, scales it
+    to unit trace, reduces it to real tridiagonal form by Householder reflections and
+    runs implicit QL, all vectorised across blocks; wider blocks use LAPACK through
+    numpy (its small-matrix calls scale poorly across threads, the compiled kernel
+    does not). Eigenvalues of the Gram matrix have absolute error at most
     ``delta = kappa * u * ||B||_F**2`` (``kappa = sqrt(2) * (r + 2) + 4 k``, ``r`` the
     larger block dimension: the Gram product's rounding plus the eigensolver's backward
     error), so ``|sigma~ - sigma| <= delta / sigma~``. A block is accepted only if this is
     at most ``CERTIFY_RTOL = 1e-9`` times its own largest singular value for its smallest
-    one (hence for all); the other blocks get a full SVD. The ``sqrt(eps)`` loss of the
-    Gram approach therefore never reaches a returned value.
+    one (hence for all), and only if its trace is far from under- and overflow; the
+    other blocks get a full SVD. The ``sqrt(eps)`` loss of the Gram approach therefore
+    never reaches a returned value.
 
-* **Sorting half the values.** The kept values are sorted once, repeated, and the few
-  self-conjugate ones inserted by binary search.
+* **Linear-time ordering.** Each worker writes its chunk's values straight into their
+  slot of one array; the same pool radix-sorts one part each, merges, and writes the
+  descending output with every doubled value twice (:mod:`convbench.ordering`).
 
 Single precision (``precision="single"``) is an opt-in: complex64 symbol and float32
 factorizations (Jacobi or LAPACK SVD; no Gram shortcut), about ``1e-6 * sigma_max``.
@@ -49,10 +56,12 @@ from typing import Any
 import numba
 import numpy as np
 
+from . import ordering
 from .symbols import default_threads
 
 __all__ = [
     "CERTIFY_RTOL",
+    "GRAM_SOA_MAX",
     "JACOBI_MAX",
     "PRECISIONS",
     "block_values",
@@ -65,13 +74,20 @@ __all__ = [
 
 #: Largest ``min(cout, cin)`` handled by the vectorised Jacobi kernel (measured crossover).
 JACOBI_MAX = 8
+#: Largest ``min(cout, cin)`` whose Gram eigenvalues are computed by the compiled
+#: kernel (Householder tridiagonalisation and QL, vectorised across blocks; as fast as
+#: LAPACK at 16 channels on one thread, slower at 32, and free of its locks); larger
+#: blocks use LAPACK through numpy.
+GRAM_SOA_MAX = 16
 #: Relative error (to the block's largest value) the certified Gram path accepts.
 CERTIFY_RTOL = 1e-9
 #: Accepted values of ``precision``.
 PRECISIONS = ("double", "single")
 
 # Target number of block entries per chunk: a chunk of symbol stays in L2 cache.
-_CHUNK_ENTRIES = 1 << 15
+_CHUNK_ENTRIES = 1 << 17
+# Gram traces outside [_GRAM_TINY, 1/_GRAM_TINY] are sent to the SVD (no scaling trouble).
+_GRAM_TINY = 1e-250
 # Blocks per inner batch of the Jacobi kernel (keeps the working set in L1/L2).
 _JACOBI_BATCH = 128
 
@@ -142,7 +158,9 @@ class _Plan:
         e2 = _phases(kw, np.arange(self.cols), m, self.cplx)  # (cols, kw)
         # T[a, l, r, k] = sum_b W[r, k, a, b] e2[l, b]: the column contraction, done once
         t = np.einsum("rkab,lb->alrk", wa.astype(self.real), e2, optimize=True)
-        self.soa = JACOBI_MAX >= self.k >= 3
+        self.soa = JACOBI_MAX >= self.k >= 3 or (
+            precision == "double" and JACOBI_MAX < self.k <= GRAM_SOA_MAX
+        )
         if self.soa:
             # the Jacobi kernel wants the block index innermost: (a, r, k, l)
             t = t.transpose(0, 2, 3, 1)
@@ -278,19 +296,255 @@ def _jacobi_soa(blocks, out, tol, batch):  # pragma: no cover - compiled
     r, k, nb = blocks.shape
     ar = np.empty((r, k, batch), dtype=out.dtype)
     ai = np.empty((r, k, batch), dtype=out.dtype)
+    biggest = np.empty(batch)
+    expo = np.empty(batch, dtype=np.int64)
+    scale = np.empty(batch, dtype=out.dtype)
     unconverged = 0
     for b0 in range(0, nb, batch):
         b1 = min(b0 + batch, nb)
         w = b1 - b0
+        # scale each block by a power of two (exact) to entries below 1 in modulus, so
+        # that the squares in the rotations neither underflow nor overflow
+        for b in range(w):
+            biggest[b] = 0.0
         for i in range(r):
             for p in range(k):
                 for b in range(w):
                     z = blocks[i, p, b0 + b]
-                    ar[i, p, b] = z.real
-                    ai[i, p, b] = z.imag
+                    biggest[b] = max(biggest[b], abs(z.real), abs(z.imag))
+        for b in range(w):
+            expo[b] = math.frexp(biggest[b])[1]
+            scale[b] = math.ldexp(1.0, -expo[b])
+        for i in range(r):
+            for p in range(k):
+                for b in range(w):
+                    z = blocks[i, p, b0 + b]
+                    ar[i, p, b] = z.real * scale[b]
+                    ai[i, p, b] = z.imag * scale[b]
         left = _jacobi_batch(ar[:, :, :w], ai[:, :, :w], out[b0:b1], tol, 60)
+        for b in range(w):
+            for p in range(k):
+                out[b0 + b, p] = math.ldexp(out[b0 + b, p], expo[b])
         unconverged += left
     return unconverged
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _tridiagonal_eigenvalues(d, e):  # pragma: no cover - compiled
+    """Eigenvalues of the symmetric tridiagonal (``d``, ``e``), ascending, in ``d``.
+
+    Implicit QL with Wilkinson shifts (``e[i]`` couples ``d[i]`` and ``d[i+1]``;
+    ``e[-1]`` is ignored and overwritten). Returns ``False`` if an eigenvalue did not
+    converge in 60 iterations.
+    """
+    k = d.size
+    e[k - 1] = 0.0
+    eps = np.finfo(np.float64).eps
+    for ll in range(k):
+        it = 0
+        while True:
+            mm = ll
+            while mm < k - 1:
+                dd = abs(d[mm]) + abs(d[mm + 1])
+                if abs(e[mm]) <= eps * dd:
+                    break
+                mm += 1
+            if mm == ll:
+                break
+            it += 1
+            if it > 60:
+                return False
+            g = (d[ll + 1] - d[ll]) / (2.0 * e[ll])
+            r = math.hypot(g, 1.0)
+            g = d[mm] - d[ll] + e[ll] / (g + (r if g >= 0 else -r))
+            s = 1.0
+            c = 1.0
+            p = 0.0
+            i = mm - 1
+            underflow = False
+            while i >= ll:
+                f = s * e[i]
+                b = c * e[i]
+                r = math.hypot(f, g)
+                e[i + 1] = r
+                if r == 0.0:
+                    d[i + 1] -= p
+                    e[mm] = 0.0
+                    underflow = True
+                    break
+                s = f / r
+                c = g / r
+                g = d[i + 1] - p
+                r = (d[i] - g) * s + 2.0 * c * b
+                p = s * r
+                d[i + 1] = g + p
+                g = c * r - b
+                i -= 1
+            if underflow:
+                continue
+            d[ll] -= p
+            e[ll] = g
+            e[mm] = 0.0
+    for i in range(1, k):  # insertion sort, k is small
+        v = d[i]
+        j = i - 1
+        while j >= 0 and d[j] > v:
+            d[j + 1] = d[j]
+            j -= 1
+        d[j + 1] = v
+    return True
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _gram_batch(blocks, b0, nb, gr, gi, vr, vi, pr, pi, tau, alpha, out, ok, rtol, kappa):
+    """Certified Gram eigenvalues of blocks ``b0 .. b0+nb-1`` of an (r, k, N) array.
+
+    Forms ``G = B^H B`` (block index innermost, so the loops vectorise across blocks),
+    reduces it to real symmetric tridiagonal form by Householder reflections and finds
+    the eigenvalues by implicit QL. ``ok[b]`` says whether the block passed the
+    certificate described in the module docstring.
+    """  # pragma: no cover - compiled
+    r, k, _n = blocks.shape
+    u = np.finfo(np.float64).eps / 2
+    for p in range(k):
+        for q in range(p, k):
+            for b in range(nb):
+                gr[p, q, b] = 0.0
+                gi[p, q, b] = 0.0
+        for i in range(r):
+            for q in range(p, k):
+                for b in range(nb):
+                    x = blocks[i, p, b0 + b]
+                    y = blocks[i, q, b0 + b]
+                    gr[p, q, b] += x.real * y.real + x.imag * y.imag
+                    gi[p, q, b] += x.real * y.imag - x.imag * y.real
+        for q in range(p + 1, k):
+            for b in range(nb):
+                gr[q, p, b] = gr[p, q, b]
+                gi[q, p, b] = -gi[p, q, b]
+    # scale G to unit trace so that no square in the reduction under- or overflows;
+    # blocks whose trace is outside [_GRAM_TINY, 1/_GRAM_TINY] go to the SVD instead
+    fro2 = np.zeros(nb)
+    for p in range(k):
+        for b in range(nb):
+            fro2[b] += gr[p, p, b]
+    inv = np.empty(nb)
+    for b in range(nb):
+        inv[b] = 1.0 / fro2[b] if fro2[b] > 0.0 else 0.0
+    for p in range(k):
+        for q in range(k):
+            for b in range(nb):
+                gr[p, q, b] *= inv[b]
+                gi[p, q, b] *= inv[b]
+    d = np.empty((k, nb))
+    e = np.zeros((k, nb))
+    for j in range(k - 2):
+        # the reflector that zeroes G[j+2:, j]
+        for b in range(nb):
+            alpha[b] = 0.0
+        for i in range(j + 1, k):
+            for b in range(nb):
+                alpha[b] += gr[i, j, b] * gr[i, j, b] + gi[i, j, b] * gi[i, j, b]
+        for b in range(nb):
+            a = math.sqrt(alpha[b])
+            xr = gr[j + 1, j, b]
+            xi = gi[j + 1, j, b]
+            a0 = math.hypot(xr, xi)
+            big = a0 > 0.0
+            cr = xr / a0 if big else 1.0
+            ci = xi / a0 if big else 0.0
+            vr[j + 1, b] = xr + cr * a
+            vi[j + 1, b] = xi + ci * a
+            vv = 2.0 * a * (a + a0)
+            tau[b] = 2.0 / vv if vv > 0.0 else 0.0
+            e[j, b] = a
+        for i in range(j + 2, k):
+            for b in range(nb):
+                vr[i, b] = gr[i, j, b]
+                vi[i, b] = gi[i, j, b]
+        # p = tau * G22 v
+        for i in range(j + 1, k):
+            for b in range(nb):
+                pr[i, b] = 0.0
+                pi[i, b] = 0.0
+            for ll in range(j + 1, k):
+                for b in range(nb):
+                    ar = gr[i, ll, b]
+                    ai = gi[i, ll, b]
+                    pr[i, b] += ar * vr[ll, b] - ai * vi[ll, b]
+                    pi[i, b] += ar * vi[ll, b] + ai * vr[ll, b]
+            for b in range(nb):
+                pr[i, b] *= tau[b]
+                pi[i, b] *= tau[b]
+        # q = p - (tau/2) (v^H p) v, then G22 -= v q^H + q v^H
+        for b in range(nb):
+            alpha[b] = 0.0
+        for i in range(j + 1, k):
+            for b in range(nb):
+                alpha[b] += vr[i, b] * pr[i, b] + vi[i, b] * pi[i, b]
+        for b in range(nb):
+            alpha[b] *= 0.5 * tau[b]
+        for i in range(j + 1, k):
+            for b in range(nb):
+                pr[i, b] -= alpha[b] * vr[i, b]
+                pi[i, b] -= alpha[b] * vi[i, b]
+        for i in range(j + 1, k):
+            for ll in range(j + 1, k):
+                for b in range(nb):
+                    gr[i, ll, b] -= (vr[i, b] * pr[ll, b] + vi[i, b] * pi[ll, b]
+                                     + pr[i, b] * vr[ll, b] + pi[i, b] * vi[ll, b])
+                    gi[i, ll, b] -= (vi[i, b] * pr[ll, b] - vr[i, b] * pi[ll, b]
+                                     + pi[i, b] * vr[ll, b] - pr[i, b] * vi[ll, b])
+    for b in range(nb):
+        for i in range(k):
+            d[i, b] = gr[i, i, b]
+        e[k - 2, b] = math.hypot(gr[k - 1, k - 2, b], gi[k - 1, k - 2, b])
+    dd = np.empty(k)
+    ee = np.empty(k)
+    for b in range(nb):
+        for i in range(k):
+            dd[i] = d[i, b]
+            ee[i] = e[i, b]
+        good = _tridiagonal_eigenvalues(dd, ee)
+        lo = dd[0]
+        hi = dd[k - 1]
+        delta = kappa * u  # the error bound relative to the (unit) trace
+        in_range = _GRAM_TINY <= fro2[b] <= 1.0 / _GRAM_TINY
+        ok[b0 + b] = good and in_range and lo > 0.0 and delta * delta <= rtol * rtol * lo * hi
+        for i in range(k):
+            out[b0 + b, i] = math.sqrt(max(dd[k - 1 - i], 0.0) * fro2[b])
+
+
+@numba.njit(cache=True, nogil=True)
+def _gram_soa(blocks, out, ok, rtol, kappa, batch):  # pragma: no cover - compiled
+    """:func:`_gram_batch` over every block of an (r, k, N) array, ``batch`` at a time."""
+    k = blocks.shape[1]
+    n = blocks.shape[2]
+    gr = np.empty((k, k, batch))
+    gi = np.empty((k, k, batch))
+    vr = np.zeros((k, batch))
+    vi = np.zeros((k, batch))
+    pr = np.zeros((k, batch))
+    pi = np.zeros((k, batch))
+    tau = np.empty(batch)
+    alpha = np.empty(batch)
+    for b0 in range(0, n, batch):
+        nb = min(batch, n - b0)
+        _gram_batch(blocks, b0, nb, gr, gi, vr, vi, pr, pi, tau, alpha, out, ok, rtol, kappa)
+
+
+def _values_gram_soa(blocks: np.ndarray) -> np.ndarray:
+    """Certified Gram eigenvalues of an (r, k, N) block array, compiled; SVD fallback."""
+    r, k, nb = blocks.shape
+    out = np.empty((nb, k))
+    ok = np.empty(nb, dtype=np.bool_)
+    kappa = math.sqrt(2.0) * (r + 2) + 4 * k
+    batch = max(8, min(128, (1 << 16) // (k * k)))
+    _gram_soa(blocks, out, ok, CERTIFY_RTOL, kappa, batch)
+    bad = np.flatnonzero(~ok)
+    if bad.size:
+        out[bad] = np.linalg.svd(blocks[:, :, bad].transpose(2, 0, 1), compute_uv=False)
+    return out
 
 
 def _values_jacobi(blocks: np.ndarray, real: type) -> np.ndarray:
@@ -333,10 +587,14 @@ def _values_gram(blocks: np.ndarray) -> np.ndarray:
     lam = np.linalg.eigvalsh(gram)  # ascending
     u = float(np.finfo(np.float64).eps) / 2
     fro2 = np.einsum("bii->b", gram).real
-    delta = (math.sqrt(2.0) * (r + 2) + 4 * k) * u * fro2
-    lo, hi = lam[:, 0], lam[:, -1]
-    # accept if delta / sigma_min <= CERTIFY_RTOL * sigma_max
-    ok = (lo > 0) & (delta * delta <= (CERTIFY_RTOL * CERTIFY_RTOL) * lo * hi)
+    rel = (math.sqrt(2.0) * (r + 2) + 4 * k) * u  # delta / fro2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lo, hi = lam[:, 0] / fro2, lam[:, -1] / fro2
+    # accept if delta / sigma_min <= CERTIFY_RTOL * sigma_max, in ratios to the trace so
+    # that nothing underflows; traces far from 1 (the Gram product itself may have
+    # under- or overflowed) go to the SVD
+    in_range = (fro2 >= _GRAM_TINY) & (fro2 <= 1.0 / _GRAM_TINY)
+    ok = in_range & (lo > 0) & (rel * rel <= (CERTIFY_RTOL * CERTIFY_RTOL) * lo * hi)
     values = np.sqrt(np.maximum(lam[:, ::-1], 0.0))
     bad = np.flatnonzero(~ok)
     if bad.size:
@@ -359,7 +617,12 @@ def block_values(blocks: np.ndarray, soa: bool, precision: str = "double") -> np
     """
     real, _cplx = _check_precision(precision)
     if soa:
-        return _values_jacobi(blocks, real)
+        k = blocks.shape[1]
+        if k <= JACOBI_MAX:
+            return _values_jacobi(blocks, real)
+        if precision == "double":
+            return _values_gram_soa(blocks)
+        return np.linalg.svd(blocks.transpose(2, 0, 1), compute_uv=False)
     k = blocks.shape[2]
     if k == 1:
         return _values_one(blocks)
@@ -417,33 +680,14 @@ def iter_half_plane(
             yield fut.result()
 
 
-@numba.njit(cache=True, nogil=True)
-def _expand_desc(d_asc, s_desc, out):  # pragma: no cover - compiled
-    """Write every value of ``d_asc`` twice and of ``s_desc`` once into ``out``, descending."""
-    j = 0
-    o = 0
-    ns = s_desc.size
-    for i in range(d_asc.size - 1, -1, -1):
-        v = d_asc[i]
-        while j < ns and s_desc[j] > v:
-            out[o] = s_desc[j]
-            o += 1
-            j += 1
-        out[o] = v
-        out[o + 1] = v
-        o += 2
-    while j < ns:
-        out[o] = s_desc[j]
-        o += 1
-        j += 1
-
-
-def _merge_sorted_desc(doubles_sorted_asc: np.ndarray, singles: np.ndarray) -> np.ndarray:
-    """Every doubled value twice plus the singles, descending."""
-    out = np.empty(2 * doubles_sorted_asc.size + singles.size, dtype=doubles_sorted_asc.dtype)
-    singles = np.sort(singles)[::-1].astype(out.dtype)
-    _expand_desc(doubles_sorted_asc, np.ascontiguousarray(singles), out)
-    return out
+def _doubles_per_row(plan: _Plan) -> np.ndarray:
+    """Values each row of the half plane contributes to the doubled (weight 2) list."""
+    n = plan.n
+    j = np.arange(n)
+    edges = _edge_columns(plan.m).size
+    self_conj = (j == 0) | ((n % 2 == 0) & (2 * j == n))
+    edge_doubles = np.where((j > n // 2) | self_conj, 0, edges)
+    return plan.k * (plan.interior.size + edge_doubles)
 
 
 def fast_singular_values(
@@ -458,6 +702,13 @@ def fast_singular_values(
 ) -> np.ndarray:
     """All singular values, descending, by the fast path (validated ``oihw`` input).
 
+    The row chunks of the half plane go to a pool of ``threads`` workers, each writing
+    its values straight into their slot of one array; the same pool then sorts that
+    array (radix sort of one part per thread, pairwise merges, see
+    :mod:`convbench.ordering`) and writes the descending output, each value of a
+    non-self-conjugate frequency twice. Peak memory: the half-plane values, the output
+    (twice their size; it doubles as the sort's scratch space) and one chunk per thread.
+
     Parameters
     ----------
     w : numpy.ndarray
@@ -465,13 +716,13 @@ def fast_singular_values(
     n, m : int
         Input size.
     threads : int, optional
-        Size of the thread pool over frequency chunks (default: all cores).
+        Size of the thread pool (default: all cores).
     precision : {"double", "single"}
         ``"single"`` trades accuracy (about ``1e-6 * sigma_max``) for speed.
     top_k : int, optional
         Return only the ``top_k`` largest.
     progress : callable, optional
-        Called with the number of rows finished after each chunk.
+        Called with the number of chunks finished after each chunk.
 
     Returns
     -------
@@ -480,20 +731,40 @@ def fast_singular_values(
     """
     threads = check_threads(threads)
     plan = _Plan(w, n, m, precision)
+    chunks = _row_chunks(n, m, plan.r * plan.k, _CHUNK_ENTRIES)
+    per_row = np.concatenate([[0], np.cumsum(_doubles_per_row(plan))])
+    offsets = [int(per_row[j0]) for j0, _ in chunks] + [int(per_row[-1])]
     n_single = self_conjugate_blocks(n, m) * plan.k
-    doubles = np.empty((n * m * plan.k - n_single) // 2, dtype=plan.real)
-    singles = []
-    at = 0
-    for d, s in iter_half_plane(plan, threads):
-        doubles[at : at + d.size] = d
-        at += d.size
-        singles.append(s)
-        if progress is not None:
-            progress(1)
-    if at != doubles.size:  # pragma: no cover - a bookkeeping error, never expected
-        raise RuntimeError(f"half plane produced {at} values, expected {doubles.size}")
-    doubles.sort()
-    full = _merge_sorted_desc(doubles, np.concatenate(singles))
+    doubles = np.empty(int(per_row[-1]), dtype=plan.real)
+    if 2 * doubles.size + n_single != n * m * plan.k:  # pragma: no cover - bookkeeping
+        raise RuntimeError("half plane bookkeeping does not add up")
+
+    def work(i: int) -> np.ndarray:
+        d, s = _chunk(plan, *chunks[i])
+        if d.size != offsets[i + 1] - offsets[i]:  # pragma: no cover - bookkeeping
+            raise RuntimeError(f"chunk {chunks[i]} gave {d.size} values")
+        doubles[offsets[i] : offsets[i + 1]] = d
+        return s
+
+    pool = ThreadPoolExecutor(max_workers=threads) if threads > 1 else None
+    try:
+        results = pool.map(work, range(len(chunks))) if pool else map(work, range(len(chunks)))
+        singles = []
+        for s in results:
+            singles.append(s)
+            if progress is not None:
+                progress(1)
+        singles_all = np.concatenate(singles)
+        full = np.empty(2 * doubles.size + n_single, dtype=plan.real)
+        submit = pool.submit if pool else None
+        if plan.real is np.float64:
+            ordering.sort_parts(doubles, full, threads, submit)
+        else:  # single precision: numpy's sort (the radix kernels are for float64)
+            doubles.sort()
+        ordering.expand_descending(doubles, singles_all, full, threads, submit)
+    finally:
+        if pool is not None:
+            pool.shutdown()
     return full if top_k is None else full[:top_k].copy()
 
 

@@ -204,3 +204,47 @@ def test_single_precision_through_the_public_api():
         cb.singular_values(w, 16, method="lfa", precision="single")
     with pytest.raises(ValueError, match="precision must be"):
         cb.singular_values(w, 16, method="fast", precision="half")
+
+
+@pytest.mark.parametrize(("r", "k"), [(9, 9), (12, 10), (16, 16), (20, 13)])
+def test_compiled_gram_kernel_on_random_blocks(r, k):
+    rng = np.random.default_rng(r + k)
+    blocks = rng.standard_normal((200, r, k)) + 1j * rng.standard_normal((200, r, k))
+    blocks[:10, :, 3] = 0.0  # a zero column: a reflector with nothing to do
+    blocks[10:20] = 0.0  # zero blocks fail the certificate and go to the SVD
+    blocks[20:30] = np.eye(r, k) * np.arange(1, k + 1)  # already diagonal, repeated
+    blocks[30:40] *= 1e-150  # tiny, far from overflow or underflow trouble
+    ref = np.sort(np.linalg.svd(blocks, compute_uv=False), axis=1)
+    soa = np.ascontiguousarray(blocks.transpose(1, 2, 0))
+    got = fast.block_values(soa, soa=True)
+    assert got.shape == (200, k)
+    assert np.all(np.diff(got, axis=1) <= 0)  # each block's values descending
+    scale = np.maximum(ref[:, -1:], np.finfo(float).tiny)
+    assert np.max(np.abs(np.sort(got, axis=1) - ref) / scale) < 1e-13
+
+
+def test_compiled_gram_certificate_sends_ill_conditioned_blocks_to_the_svd():
+    rng = np.random.default_rng(8)
+    k = 12
+    blocks = rng.standard_normal((64, k, k)) + 1j * rng.standard_normal((64, k, k))
+    blocks[:32, :, 0] = 1e-7 * blocks[:32, :, 1] + blocks[:32, :, 2]  # sigma_min ~ 1e-7
+    ref = np.sort(np.linalg.svd(blocks, compute_uv=False), axis=1)
+    got = fast.block_values(np.ascontiguousarray(blocks.transpose(1, 2, 0)), soa=True)
+    assert np.max(np.abs(np.sort(got, axis=1) - ref) / ref[:, -1:]) < 1e-13
+
+
+@pytest.mark.parametrize("soa", [True, False])
+@pytest.mark.parametrize(("r", "k"), [(5, 4), (8, 8), (12, 10), (20, 18)])
+@pytest.mark.parametrize("scale", [1e-170, 1e-100, 1e-30, 1e30, 1e100, 1e150])
+def test_block_values_at_extreme_scales(soa, r, k, scale):
+    """Squares of tiny or huge entries must not under- or overflow into wrong values."""
+    rng = np.random.default_rng(r * k)
+    blocks = (rng.standard_normal((40, r, k)) + 1j * rng.standard_normal((40, r, k))) * scale
+    if soa and k > fast.GRAM_SOA_MAX:
+        pytest.skip("blocks this wide use the numpy layout")
+    ref = np.sort(np.linalg.svd(blocks, compute_uv=False), axis=1)
+    # compiled layout: Jacobi or the compiled Gram kernel; numpy layout: LAPACK Gram path
+    arg = np.ascontiguousarray(blocks.transpose(1, 2, 0)) if soa else blocks
+    got = np.sort(fast.block_values(arg, soa=soa), axis=1)
+    assert np.all(np.isfinite(got))
+    assert np.max(np.abs(got - ref) / ref[:, -1:]) < 1e-13
