@@ -39,8 +39,9 @@ What makes it fast, each part measured against the reference paths
     never reaches a returned value.
 
 * **Linear-time ordering.** Each worker writes its chunk's values straight into their
-  slot of one array; the same pool radix-sorts one part each, merges, and writes the
-  descending output with every doubled value twice (:mod:`convbench.ordering`).
+  slot of one array; the same pool radix-sorts it (each thread one part of a pass) and
+  writes the descending output with every doubled value twice
+  (:mod:`convbench.ordering`).
 
 Single precision (``precision="single"``) is an opt-in: complex64 symbol and float32
 factorizations (Jacobi or LAPACK SVD; no Gram shortcut), about ``1e-6 * sigma_max``.
@@ -175,13 +176,7 @@ class _Plan:
         """
         n, m = self.n, self.m
         e1 = _phases(self.kh, np.arange(j0, j1), n, self.cplx)  # (rows, kh)
-        t = self.t
-        flat = e1 @ t.reshape(self.kh, -1)  # (rows, ...)
         nrows = j1 - j0
-        if self.soa:
-            full = flat.reshape(nrows, self.r, self.k, self.cols)
-        else:
-            full = flat.reshape(nrows, self.cols, self.r, self.k)
         # multiplicities and which blocks to keep
         j = np.arange(j0, j1)
         weight = np.full((nrows, self.cols), 2, dtype=np.int8)
@@ -192,15 +187,35 @@ class _Plan:
         weight[np.ix_(self_conj, edges)] = 1
         keep = weight.ravel() > 0
         if self.soa:
-            blocks = full.transpose(1, 2, 0, 3).reshape(self.r, self.k, nrows * self.cols)
-            if not keep.all():
-                blocks = blocks[:, :, keep]
-            blocks = np.ascontiguousarray(blocks)
+            # compiled: each kept block written once, block index innermost
+            kept = np.flatnonzero(keep)
+            blocks = np.empty((self.r, self.k, kept.size), dtype=self.cplx)
+            _symbol_soa(e1, self.t, kept, self.cols, blocks)
         else:
-            blocks = full.reshape(nrows * self.cols, self.r, self.k)
+            flat = e1 @ self.t.reshape(self.kh, -1)  # (rows, cols * r * k)
+            blocks = flat.reshape(nrows * self.cols, self.r, self.k)
             if not keep.all():
                 blocks = blocks[keep]
         return blocks, weight.ravel()[keep], keep
+
+
+@numba.njit(cache=True, nogil=True)
+def _symbol_soa(e1, t, kept, cols, out):  # pragma: no cover - compiled
+    """``out[i, p, b] = sum_a e1[j, a] * t[a, i, p, l]`` for the ``b``-th kept ``(j, l)``.
+
+    ``kept`` holds the flat indices ``j * cols + l`` (``j`` relative to the chunk).
+    """
+    kh, r, k, _cols = t.shape
+    for i in range(r):
+        for p in range(k):
+            for b in range(kept.size):
+                f = kept[b]
+                j = f // cols
+                col = f - j * cols
+                acc = e1[j, 0] * t[0, i, p, col]
+                for a in range(1, kh):
+                    acc += e1[j, a] * t[a, i, p, col]
+                out[i, p, b] = acc
 
 
 # ---------------------------------------------------------------------------------------
@@ -704,7 +719,7 @@ def fast_singular_values(
 
     The row chunks of the half plane go to a pool of ``threads`` workers, each writing
     its values straight into their slot of one array; the same pool then sorts that
-    array (radix sort of one part per thread, pairwise merges, see
+    array (a radix sort whose passes are shared by the threads, see
     :mod:`convbench.ordering`) and writes the descending output, each value of a
     non-self-conjugate frequency twice. Peak memory: the half-plane values, the output
     (twice their size; it doubles as the sort's scratch space) and one chunk per thread.
@@ -758,7 +773,7 @@ def fast_singular_values(
         full = np.empty(2 * doubles.size + n_single, dtype=plan.real)
         submit = pool.submit if pool else None
         if plan.real is np.float64:
-            ordering.sort_parts(doubles, full, threads, submit)
+            ordering.radix_sort(doubles, full, threads, submit)
         else:  # single precision: numpy's sort (the radix kernels are for float64)
             doubles.sort()
         ordering.expand_descending(doubles, singles_all, full, threads, submit)

@@ -4,13 +4,13 @@ The ``fast`` path produces each singular value of a non-self-conjugate frequency
 (it stands for two) and the few self-conjugate ones separately. Ordering them is an
 ``O(N)`` job here instead of numpy's ``O(N log N)`` comparison sort:
 
-1. :func:`radix_sort` sorts float64 values ascending by a least-significant-digit radix
-   sort on their bit patterns (for non-negative IEEE doubles the unsigned bit pattern is
-   order-preserving), 11 bits per pass, skipping the bits that are the same in every
-   value. ``T`` threads sort ``T`` contiguous parts at once.
-2. :func:`merge` merges two ascending runs; ``T`` sorted parts take ``log2 T`` rounds of
-   pairwise merges, the merges of one round running in parallel.
-3. :func:`expand_range` writes a range of the sorted values twice each into its final
+1. :func:`radix_sort` sorts float64 values ascending by radix passes on their bit
+   patterns (for non-negative IEEE doubles the unsigned bit pattern is
+   order-preserving), skipping the bits that are the same in every value: one
+   most-significant-digit pass of 11 bits, in which each of ``T`` threads counts and
+   scatters its own part, then the 2**11 buckets, shared out to the threads by size,
+   are each sorted in cache. The threads never need to merge.
+2. :func:`expand_range` writes a range of the sorted values twice each into its final
    place of the descending output (the position of each value is known from its index
    and the number of self-conjugate values above it), so ``T`` threads fill disjoint
    parts of the output; :func:`single_positions` places the self-conjugate values.
@@ -30,14 +30,13 @@ import numpy as np
 __all__ = [
     "expand_descending",
     "expand_range",
-    "merge",
     "radix_sort",
     "single_positions",
-    "sort_parts",
 ]
 
 _DIGIT_BITS = 11
 _SMALL = 64  # parts shorter than this are insertion-sorted
+_MIN_PART = 1 << 16  # values per thread below which one thread sorts alone
 
 
 @numba.njit(cache=True, nogil=True)
@@ -112,49 +111,39 @@ def _scatter(src, dst, lo, hi, starts, shift, mask):  # pragma: no cover - compi
 
 
 @numba.njit(cache=True, nogil=True)
-def _radix_sort_bits(a, tmp):  # pragma: no cover - compiled
-    """Sort the uint64 bit patterns of non-negative doubles ``a`` ascending, in place.
-
-    One most-significant-digit pass splits the values into 2**11 buckets that fit in
-    cache; each bucket is then sorted by least-significant-digit passes of 8 bits over
-    the bits that vary inside it. Returns the number of negative values found
-    (``-0.0`` is turned into ``+0.0`` and not counted); if it is not zero ``a`` is
-    left unsorted.
-    """
-    n = a.size
+def _canonical(a, lo, hi, ref):  # pragma: no cover - compiled
+    """Turn ``-0.0`` into ``+0.0`` in ``a[lo:hi]``; count negatives; OR of ``a[i] ^ ref``."""
     sign = np.uint64(1) << np.uint64(63)
     bad = 0
-    for i in range(n):
-        if a[i] >= sign:
-            if a[i] != sign:
+    diff = np.uint64(0)
+    for i in range(lo, hi):
+        v = a[i]
+        if v >= sign:
+            if v != sign:
                 bad += 1
-            a[i] = np.uint64(0)
-    if bad or n < 2:
-        return bad
-    if n < _SMALL:
-        _insertion_sort(a, 0, n)
-        return 0
-    bits = _bit_length(a, 0, n)
-    if bits <= 2 * _DIGIT_BITS:
-        _lsd(a, tmp, 0, n, bits, _DIGIT_BITS)
-        return 0
-    # most significant digit: the top 11 varying bits
-    shift = np.uint64(bits - _DIGIT_BITS)
-    radix = 1 << _DIGIT_BITS
-    mask = np.uint64(radix - 1)
-    starts = np.zeros(radix + 1, dtype=np.int64)
-    for i in range(n):
-        starts[((a[i] >> shift) & mask) + 1] += 1
-    for d in range(radix):
-        starts[d + 1] += starts[d]
-    ends = starts[1:].copy()
-    _scatter(a, tmp, 0, n, starts[:radix].copy(), shift, mask)
-    # each bucket, now in tmp, split again by the next 11 bits (in cache) back into a;
-    # the small groups left are insertion-sorted, larger ones radix sorted on what varies
-    sub = np.zeros(radix + 1, dtype=np.int64)
-    for d in range(radix):
-        lo = starts[d]
-        hi = ends[d]
+            v = np.uint64(0)
+            a[i] = v
+        diff |= v ^ ref
+    return bad, diff
+
+
+@numba.njit(cache=True, nogil=True)
+def _digit_counts(a, lo, hi, shift, mask, counts):  # pragma: no cover - compiled
+    for i in range(lo, hi):
+        counts[(a[i] >> shift) & mask] += 1
+
+
+@numba.njit(cache=True, nogil=True)
+def _sort_buckets(a, tmp, bounds, d0, d1):  # pragma: no cover - compiled
+    """Sort each bucket ``tmp[bounds[d]:bounds[d+1]]``, ``d0 <= d < d1``, into ``a``.
+
+    A bucket is split again by its next varying bits into groups of about 8 values
+    (in cache), which are insertion-sorted, or radix sorted if a group is large.
+    """
+    sub = np.zeros((1 << _DIGIT_BITS) + 1, dtype=np.int64)
+    for d in range(d0, d1):
+        lo = bounds[d]
+        hi = bounds[d + 1]
         if hi - lo < _SMALL:
             a[lo:hi] = tmp[lo:hi]
             _insertion_sort(a, lo, hi)
@@ -164,33 +153,53 @@ def _radix_sort_bits(a, tmp):  # pragma: no cover - compiled
             _lsd(tmp, a, lo, hi, bits, _DIGIT_BITS)
             a[lo:hi] = tmp[lo:hi]
             continue
-        # about 8 values per group
         width = 1
         while width < _DIGIT_BITS and (hi - lo) >> (width + 3):
             width += 1
         groups = 1 << width
-        shift2 = np.uint64(bits - width)
-        mask2 = np.uint64(groups - 1)
+        shift = np.uint64(bits - width)
+        mask = np.uint64(groups - 1)
         sub[: groups + 1] = 0
         sub[0] = lo
         for i in range(lo, hi):
-            sub[((tmp[i] >> shift2) & mask2) + 1] += 1
+            sub[((tmp[i] >> shift) & mask) + 1] += 1
         for e in range(groups):
             sub[e + 1] += sub[e]
-        bounds = sub[: groups + 1].copy()
-        _scatter(tmp, a, lo, hi, sub[:groups], shift2, mask2)
+        edges = sub[: groups + 1].copy()
+        _scatter(tmp, a, lo, hi, sub[:groups], shift, mask)
         for e in range(groups):
-            glo = bounds[e]
-            ghi = bounds[e + 1]
+            glo = edges[e]
+            ghi = edges[e + 1]
             if ghi - glo < _SMALL:
                 _insertion_sort(a, glo, ghi)
             else:
                 _lsd(a, tmp, glo, ghi, _bit_length(a, glo, ghi), 8)
-    return 0
 
 
-def radix_sort(values: np.ndarray, scratch: np.ndarray) -> None:
-    """Sort non-negative float64 ``values`` ascending in place.
+def _bounds(n: int, parts: int) -> list[tuple[int, int]]:
+    edges = np.linspace(0, n, parts + 1).astype(np.int64)
+    return [(int(a), int(b)) for a, b in pairwise(edges)]
+
+
+def _run(submit: Callable | None, fn: Callable, calls: list[tuple]) -> list:
+    """``fn(*call)`` for every call, on the pool when there is one."""
+    if submit is None or len(calls) == 1:
+        return [fn(*call) for call in calls]
+    return [job.result() for job in [submit(fn, *call) for call in calls]]
+
+
+def radix_sort(
+    values: np.ndarray,
+    scratch: np.ndarray,
+    threads: int = 1,
+    submit: Callable | None = None,
+) -> None:
+    """Sort non-negative float64 ``values`` ascending in place, in parallel.
+
+    One most-significant-digit pass on the top 11 varying bits (each thread counts and
+    scatters its own part) splits the values into 2**11 buckets; the buckets are then
+    shared out to the threads by size and each sorted in cache (:func:`_sort_buckets`).
+    No merge is needed.
 
     Parameters
     ----------
@@ -198,45 +207,58 @@ def radix_sort(values: np.ndarray, scratch: np.ndarray) -> None:
         1-D contiguous float64, all ``>= 0`` (``-0.0`` becomes ``+0.0``).
     scratch : numpy.ndarray
         1-D contiguous float64 of at least ``values.size`` entries, overwritten.
+    threads : int
+        Number of parts worked on at once.
+    submit : callable, optional
+        A thread pool's ``submit`` (``None``: run serially).
 
     Raises
     ------
     ValueError
-        If a value is negative or not a float64 1-D contiguous array.
+        If a value is negative or the arrays are not 1-D contiguous float64.
     """
     if values.dtype != np.float64 or values.ndim != 1 or not values.flags.c_contiguous:
         raise ValueError("radix_sort sorts 1-D contiguous float64 arrays")
-    if scratch.dtype != np.float64 or scratch.size < values.size:
-        raise ValueError("scratch must be float64 with at least as many entries as values")
-    bad = _radix_sort_bits(values.view(np.uint64), scratch[: values.size].view(np.uint64))
+    if scratch.dtype != np.float64 or scratch.size < values.size or not (
+        scratch.flags.c_contiguous
+    ):
+        raise ValueError("scratch must be contiguous float64 with as many entries as values")
+    n = values.size
+    if n == 0:
+        return
+    a = values.view(np.uint64)
+    tmp = scratch[:n].view(np.uint64)
+    parts = _bounds(n, max(1, min(threads, n // _MIN_PART)))
+    first = values[0]
+    ref = np.float64(0.0 if first == 0 else first).view(np.uint64)
+    found = _run(submit, _canonical, [(a, lo, hi, ref) for lo, hi in parts])
+    bad = sum(int(x[0]) for x in found)
     if bad:
         raise ValueError(f"radix_sort got {bad} negative values; singular values are >= 0")
-
-
-@numba.njit(cache=True, nogil=True)
-def merge(a, b, out):  # pragma: no cover - compiled
-    """Merge ascending ``a`` and ``b`` into ``out`` (``len(a) + len(b)`` entries)."""
-    i = 0
-    j = 0
-    o = 0
-    na = a.size
-    nb = b.size
-    while i < na and j < nb:
-        if b[j] < a[i]:
-            out[o] = b[j]
-            j += 1
-        else:
-            out[o] = a[i]
-            i += 1
-        o += 1
-    while i < na:
-        out[o] = a[i]
-        i += 1
-        o += 1
-    while j < nb:
-        out[o] = b[j]
-        j += 1
-        o += 1
+    diff = 0
+    for _bad, part_diff in found:
+        diff |= int(part_diff)
+    bits = diff.bit_length()
+    if n < _SMALL or bits <= _DIGIT_BITS:
+        _lsd(a, tmp, 0, n, bits, _DIGIT_BITS) if n >= _SMALL else _insertion_sort(a, 0, n)
+        return
+    radix = 1 << _DIGIT_BITS
+    shift = np.uint64(bits - _DIGIT_BITS)
+    mask = np.uint64(radix - 1)
+    counts = np.zeros((len(parts), radix), dtype=np.int64)
+    _run(submit, _digit_counts, [(a, lo, hi, shift, mask, counts[t])
+                                 for t, (lo, hi) in enumerate(parts)])
+    totals = counts.sum(axis=0)
+    bounds = np.zeros(radix + 1, dtype=np.int64)
+    np.cumsum(totals, out=bounds[1:])
+    # part t writes digit d after parts 0 .. t-1 wrote theirs
+    starts = bounds[:-1] + np.cumsum(counts, axis=0) - counts
+    _run(submit, _scatter, [(a, tmp, lo, hi, starts[t].copy(), shift, mask)
+                            for t, (lo, hi) in enumerate(parts)])
+    # share the buckets out by size
+    cut = np.searchsorted(bounds, np.linspace(0, n, len(parts) + 1)[1:-1])
+    digits = [0, *sorted({int(x) for x in cut if 0 < x < radix}), radix]
+    _run(submit, _sort_buckets, [(a, tmp, bounds, d0, d1) for d0, d1 in pairwise(digits)])
 
 
 @numba.njit(cache=True, nogil=True)
@@ -274,59 +296,6 @@ def single_positions(d_asc: np.ndarray, s_desc: np.ndarray) -> np.ndarray:
     """Places of the once-counted values ``s_desc`` in the output of :func:`expand_range`."""
     above = d_asc.size - np.searchsorted(d_asc, s_desc, side="left")  # doubles >= s
     return np.arange(s_desc.size) + 2 * above
-
-
-def _bounds(n: int, parts: int) -> list[tuple[int, int]]:
-    edges = np.linspace(0, n, parts + 1).astype(np.int64)
-    return [(int(a), int(b)) for a, b in pairwise(edges)]
-
-
-def sort_parts(
-    values: np.ndarray,
-    scratch: np.ndarray,
-    threads: int,
-    submit: Callable | None = None,
-) -> None:
-    """Sort ``values`` in place: radix sort of ``threads`` parts, then pairwise merges.
-
-    ``submit`` is a thread pool's ``submit`` (``None``: run serially).
-    """
-    n = values.size
-    parts = max(1, min(threads, n // (1 << 16)))
-    bounds = _bounds(n, parts)
-    scratch = scratch[:n]
-    if parts == 1 or submit is None:
-        for a, b in bounds:
-            radix_sort(values[a:b], scratch[a:b])
-        if parts == 1:
-            return
-        jobs = None
-    else:
-        jobs = [submit(radix_sort, values[a:b], scratch[a:b]) for a, b in bounds]
-        for job in jobs:
-            job.result()
-    src, dst = values, scratch
-    while len(bounds) > 1:
-        merged = []
-        calls = []
-        for i in range(0, len(bounds) - 1, 2):
-            (a, b), (_, c) = bounds[i], bounds[i + 1]
-            calls.append((src[a:b], src[b:c], dst[a:c]))
-            merged.append((a, c))
-        if len(bounds) % 2:
-            a, b = bounds[-1]
-            dst[a:b] = src[a:b]
-            merged.append((a, b))
-        if submit is None:
-            for call in calls:
-                merge(*call)
-        else:
-            for job in [submit(merge, *call) for call in calls]:
-                job.result()
-        bounds = merged
-        src, dst = dst, src
-    if src is not values:
-        values[:] = src
 
 
 def expand_descending(

@@ -43,14 +43,14 @@ def test_radix_sort_equals_numpy_sort(n, kind):
 
 @pytest.mark.parametrize("threads", [1, 2, 3, 5])
 @pytest.mark.parametrize("kind", KINDS)
-def test_sort_parts_and_expand_in_parallel(threads, kind):
+def test_parallel_sort_and_expand(threads, kind):
     rng = np.random.default_rng(threads)
     d = _samples(300_000, kind, rng)
     singles = np.concatenate([rng.choice(d, 5), rng.random(3)])  # ties with doubles too
     with ThreadPoolExecutor(threads) as pool:
         submit = pool.submit if threads > 1 else None
         got = d.copy()
-        ordering.sort_parts(got, np.empty(d.size), threads, submit)
+        ordering.radix_sort(got, np.empty(d.size), threads, submit)
         np.testing.assert_array_equal(got, np.sort(np.abs(d)))
         out = np.full(2 * d.size + singles.size, np.nan)
         ordering.expand_descending(got, singles, out, threads, submit)
@@ -68,15 +68,11 @@ def test_expand_puts_ties_in_every_slot():
 def test_radix_sort_rejects_negative_values_and_bad_arrays():
     with pytest.raises(ValueError, match="negative"):
         ordering.radix_sort(np.array([1.0, -2.0, 3.0]), np.empty(3))
+    with ThreadPoolExecutor(2) as pool, pytest.raises(ValueError, match="1 negative"):
+        big = np.random.default_rng(0).random(1 << 18)
+        big[-5] = -1e-300
+        ordering.radix_sort(big, np.empty(big.size), 2, pool.submit)
     with pytest.raises(ValueError, match="float64"):
         ordering.radix_sort(np.arange(4, dtype=np.float32), np.empty(4))
     with pytest.raises(ValueError, match="scratch"):
         ordering.radix_sort(np.ones(4), np.empty(3))
-
-
-def test_merge():
-    a = np.array([0.0, 2.0, 2.0, 5.0])
-    b = np.array([1.0, 2.0, 6.0])
-    out = np.empty(7)
-    ordering.merge(a, b, out)
-    np.testing.assert_array_equal(out, [0, 1, 2, 2, 2, 5, 6])
