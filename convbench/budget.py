@@ -256,9 +256,9 @@ def estimate(
         half_blocks = (blocks + 4) / 2
         if k <= 2:
             per_block = 5e-8 * max(cout, cin)
-        elif k <= 8:  # vectorised Jacobi: ~6 sweeps over k(k-1)/2 pairs of r-long columns
-            per_block = 6 * k * (k - 1) / 2 * max(cout, cin) * 40 / _DENSE_FLOP_RATE
-        else:  # certified Gram eigenvalues
+        elif k <= 32:  # fast.GRAM_SOA_MAX: compiled Gram kernel (0.4/6/12/76 us, k=4/12/16/32)
+            per_block = 2e-7 + 3e-9 * k * k * (k + max(cout, cin)) / 2
+        else:  # certified Gram eigenvalues by LAPACK
             per_block = 0.7 * _svd_block_seconds(1, cout, cin)
         seconds = 16 * p * kh / 2 / _STREAM_RATE + half_blocks * per_block
         seconds += 3e-8 * s / 2  # radix sort and expansion, ~30 ns per kept value

@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import os
 
+import numpy as np
 import pytest
 
 os.environ.update(
@@ -88,3 +89,18 @@ def test_benchmark_runs_at_the_smallest_parameters(qualname, cls, monkeypatch):
     assert ran > 0, f"{qualname}: every smallest cell skipped: {skipped}"
     if skipped:
         pytest.skip(f"{qualname}: {len(skipped)} cell(s) skipped, e.g. {skipped[0]}")
+
+
+@pytest.mark.parametrize("sort", ["numpy", "radix"])
+def test_ordering_benchmark_sorts_what_it_times(sort):
+    from benchmarks.ordering import TimeOrdering
+
+    bench = TimeOrdering()
+    bench.setup(sort, "1", 32)
+    try:
+        before = np.sort(bench.values)
+        bench.time_sort(sort, "1", 32)
+        assert bench.values.size == 32 * 17
+        np.testing.assert_array_equal(bench.values, before)
+    finally:
+        bench.teardown(sort, "1", 32)
