@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv test lint bench bench-quick bench-plan bench-machine compare publish figures spectra clean
+.PHONY: help venv test lint bench bench-quick bench-plan bench-machine compare publish figures spectra targets clean
 
 # asv: results go to results/<MACHINE>/ (set MACHINE to name this machine's results).
 MACHINE ?= $(shell hostname -s 2>/dev/null || hostname)
@@ -22,6 +22,7 @@ help:
 	@echo "make publish      build the asv HTML site"
 	@echo "make figures      execute the notebooks, write notebooks/figures/"
 	@echo "make spectra      compute the stored spectra the boundary notebook reads (slow)"
+	@echo "make targets      the fast path's speed-ups and summarize memory (~10 min)"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -96,6 +97,13 @@ spectra: $(STAMP)
 	OPENBLAS_NUM_THREADS=$(SPECTRA_THREADS) OMP_NUM_THREADS=$(SPECTRA_THREADS) \
 	  MKL_NUM_THREADS=$(SPECTRA_THREADS) \
 	  $(PY) scripts/boundary_spectra.py $(if $(FORCE),--force,--skip-existing)
+
+# The fast path's targets (speed-ups against lfa and fft with BLAS/FFT threads 1, the
+# thread scaling, summarize's peak memory); prints the table and keeps the raw numbers in
+# measurements/targets/ under the commit hash (an existing file gets a new name, never replaced).
+targets: $(STAMP)
+	@mkdir -p measurements/targets
+	$(PY) scripts/fast_targets.py --json measurements/targets/fast-$$(git rev-parse --short=8 HEAD).json
 
 clean:
 	rm -rf $(VENV) .asv .pytest_cache .ruff_cache .hypothesis

@@ -26,8 +26,11 @@ import sys
 from collections import defaultdict
 from typing import Any
 
-#: asv's cost of one cell run (fork, setup bookkeeping, result), measured in bench-quick.
-CELL_OVERHEAD_SECONDS = 0.15
+#: asv's cost of one cell, run or skipped (a fresh process that imports the suite and the
+#: library, setup, bookkeeping): 0.64 s fitted by least squares to the per-benchmark
+#: durations of the default run at commit d6984d2 (2130 cells, 2672 s; 0.15 s, measured
+#: in bench-quick, had predicted 27 min for its 47).
+CELL_OVERHEAD_SECONDS = 0.64
 #: Method-name prefixes asv runs.
 PREFIXES = ("time_", "peakmem_", "track_", "mem_", "timeraw_")
 

@@ -12,6 +12,7 @@ Usage::
     python scripts/fast_targets.py                 # the table (several minutes)
     python scripts/fast_targets.py --quick         # smaller sizes, a smoke run
     python scripts/fast_targets.py --summarize-only 16384   # one streamed run, its time and RSS
+    make targets                                            # the table, raw numbers kept
 """
 
 from __future__ import annotations
@@ -113,6 +114,25 @@ def summarize_in_subprocess(n: int, c: int, threads: int | None) -> dict:
     return json.loads(out.strip().splitlines()[-1])
 
 
+def free_path(path: str) -> str:
+    """``path``, or ``path`` with ``-2``, ``-3``, ... before the suffix if it exists."""
+    if not os.path.exists(path):
+        return path
+    stem, ext = os.path.splitext(path)
+    i = 2
+    while os.path.exists(f"{stem}-{i}{ext}"):
+        i += 1
+    return f"{stem}-{i}{ext}"
+
+
+def _commit() -> str | None:
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], check=True, capture_output=True,
+                              text=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=3)
@@ -123,7 +143,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--channels", type=int, default=4)
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--progress", action="store_true")
-    ap.add_argument("--json", metavar="PATH", help="also write the raw numbers here")
+    ap.add_argument("--json", metavar="PATH",
+                    help="also write the raw numbers here (an existing file is kept: the "
+                         "new one gets -2, -3, ... before the suffix)")
     args = ap.parse_args(argv)
 
     if args.summarize_only:
@@ -159,8 +181,11 @@ def main(argv: list[str] | None = None) -> int:
               f"{summ['passes']} passes, peak RSS {summ['peak_rss_mib']:.0f} MiB "
               f"(target < 1024 MiB), {summ['count']} values")
     if args.json:
-        with open(args.json, "w") as fh:
+        path = free_path(args.json)
+        out["commit"] = _commit()
+        with open(path, "w") as fh:
             json.dump(out, fh, indent=1)
+        print(f"raw numbers written to {path}")
     return 0
 
 
