@@ -258,8 +258,9 @@ def estimate(
             per_block = 5e-8 * max(cout, cin)
         elif k <= 32:  # fast.GRAM_SOA_MAX: compiled Gram kernel (0.4/6/12/76 us, k=4/12/16/32)
             per_block = 2e-7 + 3e-9 * k * k * (k + max(cout, cin)) / 2
-        else:  # certified Gram eigenvalues by LAPACK
-            per_block = 0.7 * _svd_block_seconds(1, cout, cin)
+        else:  # Gram product and LAPACK's Hermitian eigenvalues (361 us at k = 64)
+            big = max(cout, cin)
+            per_block = 5e-6 + (4.0 * k * k * big + 16.0 / 3.0 * k**3) / 6e9
         seconds = 16 * p * kh / 2 / _STREAM_RATE + half_blocks * per_block
         seconds += 3e-8 * s / 2  # radix sort and expansion, ~30 ns per kept value
     elif method == "explicit":
