@@ -293,8 +293,10 @@ g.set(xscale="log", yscale="log")
 for ax in g.axes.flat:
     ax.set_xticks([4, 8, 16, 32, 64], labels=["4", "8", "16", "32", "64"])
     ax.minorticks_off()
-g.set_axis_labels("input size n (n x n)", "error against the exact spectrum")
-g.set_titles(row_template="{row_name}", col_template="{col_name} channels in and out")
+# the row titles on the right name each row's measure; one shared y label on the left
+g.set_axis_labels("input size n (n x n)", "")
+g.figure.supylabel("error against the exact spectrum", x=0.0)
+g.set_titles(row_template="{row_name}", col_template="{col_name} channel(s) in and out")
 g.figure.suptitle(
     "Approximate zero-padding spectra: error of each model against n (median over 3 seeds)",
     y=1.02,

@@ -44,6 +44,9 @@ def execute(source: Path, *, write: bool = True, timeout: int = 600):
     source = Path(source).resolve()
     nb = jupytext.read(source)
     nb.metadata["kernelspec"] = dict(KERNELSPEC)
+    # stable cell ids (nbformat draws random ones), so a re-run changes only outputs
+    for i, cell in enumerate(nb.cells):
+        cell["id"] = f"cell-{i:03d}"
     client = NotebookClient(
         nb,
         timeout=timeout,
