@@ -14,22 +14,30 @@ The same symbol values are handed to the batched SVD
 
 Comparing ``fft-view`` with ``fft-copy`` (plus the copy) and with ``lfa`` confirms or
 refutes the claim that the symbol's memory layout matters for the SVD step.
+
+``fast``
+    the fast path's own second step on its own symbol
+    (:func:`convbench.fast.half_plane_values` of :func:`convbench.fast.half_plane_symbol`):
+    half the blocks, in its layout, its factorizations and its radix ordering, one
+    thread. Not a layout of the same computation, but the same question of where the
+    time goes.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from convbench import fast
 from convbench.svd import block_singular_values
 from convbench.symbols import fft_symbol, lfa_symbol
 
 from .common import CHANNELS, N_VALUES, Case, feasible, predicted, weights
 
-LAYOUTS = ("lfa", "fft-view", "fft-copy")
+LAYOUTS = ("lfa", "fft-view", "fft-copy", "fast")
 
 
 def _source(layout: str) -> str:
-    return "lfa" if layout == "lfa" else "fft"
+    return layout if layout in ("lfa", "fast") else "fft"
 
 
 class TimeBatchedSVD(Case):
@@ -50,7 +58,12 @@ class TimeBatchedSVD(Case):
     def prepare(self, layout: str, n: int, c: int) -> None:
         w = weights(c)
         block_singular_values(lfa_symbol(w, 4, 4))  # LAPACK loaded outside the timing
-        if layout == "lfa":
+        self.values_of = block_singular_values
+        if layout == "fast":
+            self.values_of = fast.half_plane_values
+            self.values_of(fast.half_plane_symbol(w, 4))  # compiled kernels
+            self.blocks = fast.half_plane_symbol(w, n)
+        elif layout == "lfa":
             self.blocks = lfa_symbol(w, n, n)
         elif layout == "fft-view":
             self.blocks = fft_symbol(w, n, n)
@@ -58,7 +71,7 @@ class TimeBatchedSVD(Case):
             self.blocks = np.ascontiguousarray(fft_symbol(w, n, n))
 
     def time_svd(self, layout: str, n: int, c: int) -> None:
-        block_singular_values(self.blocks)
+        self.values_of(self.blocks)
 
 
 class TimeLayoutCopy(Case):

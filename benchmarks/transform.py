@@ -2,14 +2,18 @@
 
 ``lfa`` and ``fft`` are timed through :func:`convbench.symbol`. ``fftw`` is planned in
 ``setup`` (:class:`convbench.FFTWPlan`) and only the execution is timed;
-:class:`TimeFFTWPlanning` times the planning on its own.
+:class:`TimeFFTWPlanning` times the planning on its own. ``fast`` is the fast path's
+own transform, :func:`convbench.fast.half_plane_symbol`: the kept blocks of half the
+frequency plane in the layout its kernels read (one thread).
 """
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import convbench
+from convbench import fast
 
 from .common import (
     CHANNELS,
@@ -23,9 +27,10 @@ from .common import (
 
 
 class TimeTransform(Case):
-    """Seconds to build the ``(n, n, c, c)`` symbol (fftw: executing a ready plan)."""
+    """Seconds to build the ``(n, n, c, c)`` symbol (fftw: executing a ready plan; fast:
+    the half plane)."""
 
-    params = (list(TRANSFORM_PATHS), list(N_VALUES), list(CHANNELS))
+    params = ([*TRANSFORM_PATHS, "fast"], list(N_VALUES), list(CHANNELS))
     param_names = ("path", "n", "channels")
 
     def skip_reason(self, path: str, n: int, c: int) -> str | None:
@@ -37,10 +42,13 @@ class TimeTransform(Case):
 
     def prepare(self, path: str, n: int, c: int) -> None:
         self.w = weights(c)
-        self.plan: Any = None
+        self.plan: Any = None  # a ready callable of the weights, where the path has one
         if path == "fftw":
             self.plan = convbench.FFTWPlan(self.w.shape, n, threads=self.threads)
             self.plan(weights(c))  # first execution: pages of the buffers are touched
+        elif path == "fast":
+            fast.half_plane_symbol(self.w, max(self.w.shape[-1], 4))  # compiled kernels
+            self.plan = functools.partial(fast.half_plane_symbol, shape=n)
         else:
             convbench.symbol(self.w, max(self.w.shape[-1], 4), method=path)  # imports
 

@@ -220,9 +220,12 @@ def estimate(
         ``"periodic"`` or ``"zero"`` (only changes the explicit path's nonzero count).
     stage : {"all", "transform", "svd"}
         The whole computation, or one of its two steps: ``"transform"`` builds the
-        symbol (``lfa``, ``fft``, ``fftw``) or the sparse operator (``explicit``),
-        ``"svd"`` is the singular-value step on that representation. The memory
-        estimate of ``"svd"`` and of the Fourier transforms is that of the whole path.
+        symbol (``lfa``, ``fft``, ``fftw``; ``fast``: its half plane) or the sparse
+        operator (``explicit``), ``"svd"`` is the singular-value step on that
+        representation. The memory
+        estimate of ``"svd"`` and of the Fourier transforms is that of the whole path;
+        for ``fast`` both stages hold the half-plane symbol
+        (:func:`convbench.fast.half_plane_symbol`), which the whole path never does.
 
     Returns
     -------
@@ -261,8 +264,14 @@ def estimate(
         else:  # Gram product and LAPACK's Hermitian eigenvalues (361 us at k = 64)
             big = max(cout, cin)
             per_block = 5e-6 + (4.0 * k * k * big + 16.0 / 3.0 * k**3) / 6e9
-        seconds = 16 * p * kh / 2 / _STREAM_RATE + half_blocks * per_block
-        seconds += 3e-8 * s / 2  # radix sort and expansion, ~30 ns per kept value
+        stages = (
+            16 * p * kh / 2 / _STREAM_RATE,
+            # the blocks' values, then radix sort and expansion (~30 ns per kept value)
+            half_blocks * per_block + 3e-8 * s / 2,
+        )
+        seconds = sum(stages)
+        if stage != "all":  # fast.half_plane_symbol holds the whole half plane
+            nbytes += 16 * p / 2
     elif method == "explicit":
         nnz = cout * cin * kh * kw * blocks
         sparse = 40 * nnz  # COO triplets while assembling plus the CSR copy

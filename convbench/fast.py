@@ -52,23 +52,29 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Any
 
 import numba
 import numpy as np
 
 from . import ordering
+from .budget import check_memory, estimate_bytes
 from .symbols import default_threads
+from .weights import as_oihw, as_shape, check_fits
 
 __all__ = [
     "CERTIFY_RTOL",
     "GRAM_SOA_MAX",
     "JACOBI_MAX",
     "PRECISIONS",
+    "HalfPlaneSymbol",
     "block_values",
     "check_threads",
     "fast_singular_values",
     "half_plane",
+    "half_plane_symbol",
+    "half_plane_values",
     "iter_half_plane",
     "self_conjugate_blocks",
 ]
@@ -664,6 +670,11 @@ def block_values(blocks: np.ndarray, soa: bool, precision: str = "double") -> np
 def _chunk(plan: _Plan, j0: int, j1: int) -> tuple[np.ndarray, np.ndarray]:
     """Values of one row chunk: ``(doubles, singles)``, both flat, unsorted."""
     blocks, weight, _keep = plan.rows(j0, j1)
+    return _split(plan, blocks, weight)
+
+
+def _split(plan: _Plan, blocks: np.ndarray, weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Values of a chunk's blocks, split into ``(doubles, singles)`` by multiplicity."""
     values = block_values(blocks, plan.soa, plan.precision)
     once = weight == 1
     if once.any():
@@ -756,6 +767,24 @@ def fast_singular_values(
     threads = check_threads(threads)
     plan = _Plan(w, n, m, precision)
     chunks = _row_chunks(n, m, plan.r * plan.k, _CHUNK_ENTRIES)
+    full = _ordered(plan, chunks, lambda i: _chunk(plan, *chunks[i]), threads, progress)
+    return full if top_k is None else full[:top_k].copy()
+
+
+def _ordered(
+    plan: _Plan,
+    chunks: list[tuple[int, int]],
+    values_of: Callable[[int], tuple[np.ndarray, np.ndarray]],
+    threads: int,
+    progress: Callable[[int], None] | None = None,
+) -> np.ndarray:
+    """The descending spectrum from the ``(doubles, singles)`` of every row chunk.
+
+    ``values_of(i)`` computes chunk ``i`` (rows ``chunks[i]``); a pool of ``threads``
+    calls it, each result written straight into its slot, then the same pool sorts and
+    expands (see :func:`fast_singular_values`).
+    """
+    n, m = plan.n, plan.m
     per_row = np.concatenate([[0], np.cumsum(_doubles_per_row(plan))])
     offsets = [int(per_row[j0]) for j0, _ in chunks] + [int(per_row[-1])]
     n_single = self_conjugate_blocks(n, m) * plan.k
@@ -764,7 +793,7 @@ def fast_singular_values(
         raise RuntimeError("half plane bookkeeping does not add up")
 
     def work(i: int) -> np.ndarray:
-        d, s = _chunk(plan, *chunks[i])
+        d, s = values_of(i)
         if d.size != offsets[i + 1] - offsets[i]:  # pragma: no cover - bookkeeping
             raise RuntimeError(f"chunk {chunks[i]} gave {d.size} values")
         doubles[offsets[i] : offsets[i + 1]] = d
@@ -789,7 +818,104 @@ def fast_singular_values(
     finally:
         if pool is not None:
             pool.shutdown()
-    return full if top_k is None else full[:top_k].copy()
+    return full
+
+
+@dataclass(frozen=True)
+class HalfPlaneSymbol:
+    """The fast path's symbol, held whole: every kept block of half the frequency plane.
+
+    Made by :func:`half_plane_symbol`, read by :func:`half_plane_values`. The two split
+    the ``fast`` path into its transform and its factorization (plus ordering) so that
+    each can be timed on its own; :func:`fast_singular_values` never holds the whole
+    symbol (each chunk is factorized while it is in cache).
+
+    Attributes
+    ----------
+    shape : tuple of int
+        Input size ``(n, m)``.
+    chunks : tuple of (numpy.ndarray, numpy.ndarray)
+        Per row chunk: the blocks in the layout the factorization reads (block index
+        innermost for ``3 <= min(cout, cin) <= GRAM_SOA_MAX``, else outermost) and each
+        block's multiplicity (1 or 2).
+    nbytes : int
+        Bytes held by the blocks.
+    """
+
+    shape: tuple[int, int]
+    chunks: tuple[tuple[np.ndarray, np.ndarray], ...]
+    nbytes: int
+    _plan: _Plan = field(repr=False)
+    _bounds: tuple[tuple[int, int], ...] = field(repr=False)
+
+
+def half_plane_symbol(
+    weight: Any,
+    shape: int | tuple[int, int],
+    layout: str = "oihw",
+    *,
+    precision: str = "double",
+    memory_budget: int | float | str | None = None,
+) -> HalfPlaneSymbol:
+    """The ``fast`` path's transform on its own: every kept block of the half plane.
+
+    One thread, chunk by chunk as :func:`fast_singular_values` writes them, but all
+    kept: about half the memory of :func:`convbench.symbol`.
+
+    Parameters
+    ----------
+    weight : array_like
+        Real 4-D weights in ``layout``.
+    shape : int or tuple of int
+        Input size ``n`` or ``(n, m)``.
+    layout : {"oihw", "hwio"}
+        Weight layout.
+    precision : {"double", "single"}
+        complex128 or complex64 blocks.
+    memory_budget : int, float, str, optional
+        Memory budget (see :mod:`convbench.budget`).
+
+    Returns
+    -------
+    HalfPlaneSymbol
+        The blocks; :func:`half_plane_values` turns them into the spectrum.
+    """
+    w = as_oihw(weight, layout)
+    n, m = as_shape(shape)
+    check_fits(w, n, m)
+    _check_precision(precision)
+    cout, cin, kh, kw = w.shape
+    needed = estimate_bytes("fast", cout, cin, n, m, kh, kw, stage="transform")
+    check_memory(
+        needed,
+        memory_budget,
+        f"the fast path's half-plane symbol at {n}x{m} with {cout}x{cin} channels",
+        "Use a smaller input size, or singular_values(method='fast'), which never holds it.",
+    )
+    plan = _Plan(w, n, m, precision)
+    bounds = tuple(_row_chunks(n, m, plan.r * plan.k, _CHUNK_ENTRIES))
+    chunks = tuple(plan.rows(j0, j1)[:2] for j0, j1 in bounds)
+    nbytes = sum(blocks.nbytes for blocks, _ in chunks)
+    return HalfPlaneSymbol((n, m), chunks, nbytes, plan, bounds)
+
+
+def half_plane_values(symbol: HalfPlaneSymbol) -> np.ndarray:
+    """The ``fast`` path's factorization and ordering on their own, one thread.
+
+    Parameters
+    ----------
+    symbol : HalfPlaneSymbol
+        From :func:`half_plane_symbol`.
+
+    Returns
+    -------
+    numpy.ndarray
+        All singular values, descending: the result of ``fast_singular_values``.
+    """
+    if not isinstance(symbol, HalfPlaneSymbol):
+        raise TypeError(f"symbol must come from half_plane_symbol(); got {type(symbol).__name__}")
+    plan = symbol._plan
+    return _ordered(plan, list(symbol._bounds), lambda i: _split(plan, *symbol.chunks[i]), 1)
 
 
 def self_conjugate_blocks(n: int, m: int) -> int:

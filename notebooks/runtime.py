@@ -154,11 +154,12 @@ not_ok = run[(run["name"] == "time_singular_values") & (run["status"] != "ok")]
 # and the SVD. The transform is `TimeTransform` (`TimeAssemble` for explicit); the SVD
 # is `TimeBatchedSVD` in the layout the path hands it (LFA: contiguous blocks; FFT and
 # FFTW return a transposed view of the transform, `fft-view`), and for explicit the
-# dense SVD of the periodic operator (`TimeDenseSVD`). Shown for the largest channel
-# count with data for every path.
+# dense SVD of the periodic operator (`TimeDenseSVD`). For `fast` the two steps are its
+# half-plane symbol and its block factorizations with the radix ordering, both on one
+# thread. Shown for the largest channel count with data for every path.
 
 # %% Figure: transform vs SVD time per path
-svd_layout_of = {"lfa": "lfa", "fft": "fft-view", "fftw": "fft-view"}
+svd_layout_of = {"lfa": "lfa", "fft": "fft-view", "fftw": "fft-view", "fast": "fast"}
 steps = []
 for path in PATHS:
     if path == "explicit":
@@ -210,7 +211,10 @@ if not steps.empty:
 # and added here).
 
 # %% Figure: SVD time by layout
+# (the fast path's own step, layout "fast", is another computation: it is in the
+# transform-and-SVD figure above)
 svd = cells("time_svd")
+svd = svd[svd["layout"] != "fast"] if not svd.empty else svd
 copy = cells("time_copy")
 if svd.empty:
     missing("the layout benchmark")

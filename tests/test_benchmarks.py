@@ -104,3 +104,25 @@ def test_ordering_benchmark_sorts_what_it_times(sort):
         np.testing.assert_array_equal(bench.values, before)
     finally:
         bench.teardown(sort, "1", 32)
+
+
+def test_fast_stages_time_the_fast_path():
+    import convbench as cb
+    from benchmarks.svd_layout import TimeBatchedSVD
+    from benchmarks.transform import TimeTransform
+
+    c, n = 2, 32
+    want = cb.singular_values(common.weights(c), n, method="fast", threads=1)
+    transform = TimeTransform()
+    transform.setup("fast", n, c)
+    try:
+        blocks = transform.plan(transform.w)
+        assert sum(int(weight.sum()) for _, weight in blocks.chunks) == n * n
+    finally:
+        transform.teardown("fast", n, c)
+    svd = TimeBatchedSVD()
+    svd.setup("fast", n, c)
+    try:
+        np.testing.assert_array_equal(svd.values_of(svd.blocks), want)
+    finally:
+        svd.teardown("fast", n, c)

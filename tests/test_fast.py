@@ -250,3 +250,47 @@ def test_block_values_at_extreme_scales(soa, r, k, scale):
     got = np.sort(fast.block_values(arg, soa=soa), axis=1)
     assert np.all(np.isfinite(got))
     assert np.max(np.abs(got - ref) / ref[:, -1:]) < 1e-13
+
+
+@pytest.mark.parametrize(("cout", "cin", "kh", "kw", "n", "m"), CASES[::3])
+def test_staged_path_is_the_fast_path(cout, cin, kh, kw, n, m):
+    w = cb.pytorch_default(cout, cin, (kh, kw), seed=cout + 10 * cin + kh)
+    sym = fast.half_plane_symbol(w, (n, m))
+    assert sym.shape == (n, m)
+    assert sym.nbytes == sum(blocks.nbytes for blocks, _ in sym.chunks)
+    # every frequency is a kept block or the conjugate of one
+    assert sum(int(weight.sum()) for _, weight in sym.chunks) == n * m
+    got = fast.half_plane_values(sym)
+    np.testing.assert_array_equal(got, cb.singular_values(w, (n, m), method="fast", threads=1))
+    ref = dense_reference(w, (n, m))
+    assert np.max(np.abs(got - ref)) <= TIGHT * ref[0]
+
+
+def test_half_plane_symbol_holds_half_the_symbol():
+    w = cb.pytorch_default(4, 4, 3, seed=3)
+    sym = fast.half_plane_symbol(w, 64)
+    full = cb.symbol(w, 64)
+    assert full.nbytes / 2 <= sym.nbytes <= full.nbytes / 2 + 2 * 64 * 16 * 16
+    assert sym.nbytes <= budget.estimate_bytes("fast", 4, 4, 64, 64, 3, 3, stage="transform")
+
+
+def test_half_plane_symbol_checks_its_input_before_allocating():
+    with pytest.raises(cb.BudgetError, match="half-plane symbol"):
+        fast.half_plane_symbol(np.ones((4, 4, 3, 3)), 4096, memory_budget="64M")
+    with pytest.raises(ValueError, match="layout"):
+        fast.half_plane_symbol(np.ones((4, 4, 3, 3)), 8, layout="nchw")
+    with pytest.raises(ValueError, match="precision"):
+        fast.half_plane_symbol(np.ones((4, 4, 3, 3)), 8, precision="half")
+    with pytest.raises(ValueError, match="larger than the input"):
+        fast.half_plane_symbol(np.ones((1, 1, 5, 5)), 4)
+    with pytest.raises(TypeError, match="half_plane_symbol"):
+        fast.half_plane_values(cb.symbol(np.ones((1, 1, 3, 3)), 8))
+
+
+def test_fast_estimate_has_both_stages():
+    whole = budget.estimate("fast", 16, 16, 256, 256, 3, 3)
+    transform = budget.estimate("fast", 16, 16, 256, 256, 3, 3, stage="transform")
+    svd = budget.estimate("fast", 16, 16, 256, 256, 3, 3, stage="svd")
+    assert transform.seconds + svd.seconds == pytest.approx(whole.seconds)
+    # the staged calls hold the half plane (16 bytes per entry, half the blocks)
+    assert transform.nbytes == svd.nbytes > whole.nbytes + 256 * 256 * 16 * 16 * 16 / 2
