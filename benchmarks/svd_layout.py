@@ -18,9 +18,9 @@ refutes the claim that the symbol's memory layout matters for the SVD step.
 ``fast``
     the fast path's own second step on its own symbol
     (:func:`convbench.fast.half_plane_values` of :func:`convbench.fast.half_plane_symbol`):
-    half the blocks, in its layout, its factorizations and its radix ordering, one
-    thread. Not a layout of the same computation, but the same question of where the
-    time goes.
+    half the blocks, in its layout, its factorizations and its radix ordering; one pool
+    thread, BLAS at the suite's fixed thread count (``CONVBENCH_BENCH_THREADS``). Not a
+    layout of the same computation, but the same question of where the time goes.
 """
 
 from __future__ import annotations

@@ -205,6 +205,7 @@ def estimate(
     top_k: int | None = None,
     boundary: str = "periodic",
     stage: str = "all",
+    precision: str = "double",
 ) -> Estimate:
     """Predict peak memory and run time of ``singular_values`` for one configuration.
 
@@ -226,6 +227,9 @@ def estimate(
         estimate of ``"svd"`` and of the Fourier transforms is that of the whole path;
         for ``fast`` both stages hold the half-plane symbol
         (:func:`convbench.fast.half_plane_symbol`), which the whole path never does.
+    precision : {"double", "single"}
+        Working precision (``"single"``: ``fast`` only, half the bytes per value and
+        per symbol entry; the time model is that of ``"double"``).
 
     Returns
     -------
@@ -234,6 +238,11 @@ def estimate(
     """
     if stage not in STAGES:
         raise ValueError(f"stage must be one of {STAGES}; got {stage!r}")
+    if precision not in ("double", "single"):
+        raise ValueError(f"precision must be 'double' or 'single'; got {precision!r}")
+    if precision != "double" and method != "fast":
+        raise ValueError(f"precision={precision!r} is offered by method='fast' only")
+    scale = 1 if precision == "double" else 2  # single: half the bytes per value and entry
     stages: tuple[float, float] | None = None  # (transform, svd) seconds
     blocks = n * m
     p = blocks * cout * cin  # entries of the full symbol
@@ -254,14 +263,15 @@ def estimate(
         # half the plane: the kept values, the descending output, the column table and
         # a few cache-sized chunks in flight per thread
         half_cols = m // 2 + 1
-        nbytes = 12 * s + 16 * cout * cin * kh * half_cols + 16 * 2**20
+        nbytes = 12 * s // scale + 16 * cout * cin * kh * half_cols + 16 * 2**20
         k = min(cout, cin)
         half_blocks = (blocks + 4) / 2
         if k <= 2:
             per_block = 5e-8 * max(cout, cin)
         elif k <= 32:  # fast.GRAM_SOA_MAX: compiled Gram kernel (0.4/6/12/76 us, k=4/12/16/32)
             per_block = 2e-7 + 3e-9 * k * k * (k + max(cout, cin)) / 2
-        else:  # Gram product and LAPACK's Hermitian eigenvalues (361 us at k = 64)
+        else:  # Gram product and LAPACK's Hermitian eigenvalues (measured 361 us at
+            # k = 64, taken as 413 us)
             big = max(cout, cin)
             per_block = 5e-6 + (4.0 * k * k * big + 16.0 / 3.0 * k**3) / 6e9
         stages = (
@@ -271,7 +281,7 @@ def estimate(
         )
         seconds = sum(stages)
         if stage != "all":  # fast.half_plane_symbol holds the whole half plane
-            nbytes += 16 * p / 2
+            nbytes += 16 * p / 2 / scale
     elif method == "explicit":
         nnz = cout * cin * kh * kw * blocks
         sparse = 40 * nnz  # COO triplets while assembling plus the CSR copy
@@ -338,6 +348,7 @@ def feasibility(
     memory_budget: int | float | str | None = None,
     max_seconds: float | None = None,
     stage: str = "all",
+    precision: str = "double",
 ) -> str | None:
     """The shared skip rule: ``None`` if the configuration may run, else the reason why not.
 
@@ -351,13 +362,18 @@ def feasibility(
         Largest acceptable predicted run time (``None``: no time limit).
     stage : {"all", "transform", "svd"}
         As for :func:`estimate`.
+    precision : {"double", "single"}
+        As for :func:`estimate`.
 
     Returns
     -------
     str or None
         A one-line reason naming the estimate and the limit, or ``None``.
     """
-    est = estimate(method, cout, cin, n, m, kh, kw, top_k=top_k, boundary=boundary, stage=stage)
+    est = estimate(
+        method, cout, cin, n, m, kh, kw, top_k=top_k, boundary=boundary, stage=stage,
+        precision=precision,
+    )
     what = method if stage == "all" else f"{method} ({stage})"
     allowed = _memory_budget(memory_budget)
     if est.nbytes > allowed:

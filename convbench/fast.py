@@ -821,7 +821,7 @@ def _ordered(
     return full
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class HalfPlaneSymbol:
     """The fast path's symbol, held whole: every kept block of half the frequency plane.
 
@@ -836,8 +836,8 @@ class HalfPlaneSymbol:
         Input size ``(n, m)``.
     chunks : tuple of (numpy.ndarray, numpy.ndarray)
         Per row chunk: the blocks in the layout the factorization reads (block index
-        innermost for ``3 <= min(cout, cin) <= GRAM_SOA_MAX``, else outermost) and each
-        block's multiplicity (1 or 2).
+        innermost for ``3 <= min(cout, cin) <= GRAM_SOA_MAX``, ``JACOBI_MAX`` in single
+        precision, else outermost) and each block's multiplicity (1 or 2).
     nbytes : int
         Bytes held by the blocks.
     """
@@ -885,7 +885,9 @@ def half_plane_symbol(
     check_fits(w, n, m)
     _check_precision(precision)
     cout, cin, kh, kw = w.shape
-    needed = estimate_bytes("fast", cout, cin, n, m, kh, kw, stage="transform")
+    needed = estimate_bytes(
+        "fast", cout, cin, n, m, kh, kw, stage="transform", precision=precision
+    )
     check_memory(
         needed,
         memory_budget,

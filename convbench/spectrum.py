@@ -107,7 +107,9 @@ def singular_values(
     total = n * m * min(cout, cin)
     top_k = _check_top_k(top_k, total)
 
-    needed = estimate_bytes(method, cout, cin, n, m, kh, kw, top_k=top_k, boundary=boundary)
+    needed = estimate_bytes(
+        method, cout, cin, n, m, kh, kw, top_k=top_k, boundary=boundary, precision=precision
+    )
     advice = (
         "Use a smaller input size or convbench.summarize for streamed statistics."
         if method != "explicit"

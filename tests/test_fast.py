@@ -252,11 +252,16 @@ def test_block_values_at_extreme_scales(soa, r, k, scale):
     assert np.max(np.abs(got - ref) / ref[:, -1:]) < 1e-13
 
 
-@pytest.mark.parametrize(("cout", "cin", "kh", "kw", "n", "m"), CASES[::3])
-def test_staged_path_is_the_fast_path(cout, cin, kh, kw, n, m):
+@pytest.mark.parametrize(
+    ("cout", "cin", "kh", "kw", "n", "m"), [*CASES[::3], (33, 34, 1, 2, 3, 2)]
+)
+def test_staged_path_is_the_fast_path(cout, cin, kh, kw, n, m, monkeypatch):
+    # small chunks, so that several of them (and their offsets) are exercised
+    monkeypatch.setattr(fast, "_CHUNK_ENTRIES", 2 * cout * cin)
     w = cb.pytorch_default(cout, cin, (kh, kw), seed=cout + 10 * cin + kh)
     sym = fast.half_plane_symbol(w, (n, m))
     assert sym.shape == (n, m)
+    assert len(sym.chunks) > 1 or n == 1
     assert sym.nbytes == sum(blocks.nbytes for blocks, _ in sym.chunks)
     # every frequency is a kept block or the conjugate of one
     assert sum(int(weight.sum()) for _, weight in sym.chunks) == n * m
@@ -264,6 +269,20 @@ def test_staged_path_is_the_fast_path(cout, cin, kh, kw, n, m):
     np.testing.assert_array_equal(got, cb.singular_values(w, (n, m), method="fast", threads=1))
     ref = dense_reference(w, (n, m))
     assert np.max(np.abs(got - ref)) <= TIGHT * ref[0]
+
+
+@pytest.mark.parametrize("c", [1, 4, 12])
+def test_staged_path_in_single_precision(c, monkeypatch):
+    monkeypatch.setattr(fast, "_CHUNK_ENTRIES", 4 * c * c)
+    w = cb.pytorch_default(c, c, 3, seed=c)
+    sym = fast.half_plane_symbol(w, 12, precision="single")
+    assert all(blocks.dtype == np.complex64 for blocks, _ in sym.chunks)
+    got = fast.half_plane_values(sym)
+    assert got.dtype == np.float32
+    whole = cb.singular_values(w, 12, method="fast", precision="single", threads=1)
+    np.testing.assert_array_equal(got, whole)
+    exact = cb.singular_values(w, 12, method="lfa")
+    assert np.max(np.abs(got - exact)) <= 1e-5 * exact[0]
 
 
 def test_half_plane_symbol_holds_half_the_symbol():
@@ -274,7 +293,11 @@ def test_half_plane_symbol_holds_half_the_symbol():
     assert sym.nbytes <= budget.estimate_bytes("fast", 4, 4, 64, 64, 3, 3, stage="transform")
 
 
-def test_half_plane_symbol_checks_its_input_before_allocating():
+def test_half_plane_symbol_checks_its_input_before_allocating(monkeypatch):
+    def no_plan(*args, **kwargs):
+        raise AssertionError("the symbol was allocated before the input was checked")
+
+    monkeypatch.setattr(fast, "_Plan", no_plan)
     with pytest.raises(cb.BudgetError, match="half-plane symbol"):
         fast.half_plane_symbol(np.ones((4, 4, 3, 3)), 4096, memory_budget="64M")
     with pytest.raises(ValueError, match="layout"):
@@ -283,6 +306,8 @@ def test_half_plane_symbol_checks_its_input_before_allocating():
         fast.half_plane_symbol(np.ones((4, 4, 3, 3)), 8, precision="half")
     with pytest.raises(ValueError, match="larger than the input"):
         fast.half_plane_symbol(np.ones((1, 1, 5, 5)), 4)
+    with pytest.raises(ValueError, match="finite"):
+        fast.half_plane_symbol(np.full((1, 1, 3, 3), np.nan), 8)
     with pytest.raises(TypeError, match="half_plane_symbol"):
         fast.half_plane_values(cb.symbol(np.ones((1, 1, 3, 3)), 8))
 
@@ -294,3 +319,26 @@ def test_fast_estimate_has_both_stages():
     assert transform.seconds + svd.seconds == pytest.approx(whole.seconds)
     # the staged calls hold the half plane (16 bytes per entry, half the blocks)
     assert transform.nbytes == svd.nbytes > whole.nbytes + 256 * 256 * 16 * 16 * 16 / 2
+
+
+def test_single_precision_estimate_halves_the_values_and_the_symbol():
+    args = ("fast", 4, 4, 1024, 1024, 3, 3)
+    values, entries = 1024 * 1024 * 4, 1024 * 1024 * 16
+    for stage in ("all", "transform"):
+        double = budget.estimate(*args, stage=stage)
+        single = budget.estimate(*args, stage=stage, precision="single")
+        assert single.seconds == double.seconds
+        # 12 -> 6 bytes per value (output and kept half); 8 -> 4 bytes per symbol entry
+        saved = 6 * values + (4 * entries if stage != "all" else 0)
+        assert double.nbytes - single.nbytes == pytest.approx(1.1 * saved, rel=1e-6)
+    with pytest.raises(ValueError, match="method='fast' only"):
+        budget.estimate("lfa", 4, 4, 64, 64, 3, 3, precision="single")
+    with pytest.raises(ValueError, match="precision"):
+        budget.estimate("fast", 4, 4, 64, 64, 3, 3, precision="half")
+    # a single-precision request that fits in single but not in double runs
+    needed = budget.estimate_bytes(*args, precision="single")
+    w = cb.pytorch_default(4, 4, 3, seed=0)
+    assert budget.estimate_bytes(*args) > needed + 2**20
+    with pytest.raises(cb.BudgetError):
+        cb.singular_values(w, 1024, method="fast", memory_budget=needed + 2**20)
+    assert budget.feasibility(*args, memory_budget=needed + 2**20, precision="single") is None
