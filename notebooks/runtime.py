@@ -26,6 +26,8 @@
 # kernel; inputs are n x n.
 
 # %% Setup
+import itertools
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -156,8 +158,8 @@ not_ok = run[(run["name"] == "time_singular_values") & (run["status"] != "ok")]
 # FFTW return a transposed view of the transform, `fft-view`), and for explicit the
 # dense SVD of the periodic operator (`TimeDenseSVD`). For `fast` the two steps are its
 # half-plane symbol and its block factorizations with the radix ordering, with one
-# thread like the rest of the suite's stage benchmarks. Shown for the largest channel
-# count among those with the most paths.
+# thread like the rest of the suite's stage benchmarks. Shown for the channel count
+# with the most paths and, among those, the most measured sizes.
 
 # %% Figure: transform vs SVD time per path
 svd_layout_of = {"lfa": "lfa", "fft": "fft-view", "fftw": "fft-view", "fast": "fast"}
@@ -178,8 +180,9 @@ steps = pd.concat(steps) if steps else pd.DataFrame()
 if steps.empty:
     missing("the transform and SVD benchmarks")
 else:
-    paths_per_c = steps.groupby("channels")["path"].nunique()
-    c = paths_per_c[paths_per_c == paths_per_c.max()].index.max()
+    # the channel count with the most paths, then the most measured cells
+    coverage = steps.groupby("channels").agg(paths=("path", "nunique"), cells=("n", "size"))
+    c = coverage.sort_values(["paths", "cells"], ascending=False).index[0]
     sub = steps[steps["channels"] == c]
     present = path_order(sub)
     fig, axes = plt.subplots(1, len(present), figsize=(3.6 * len(present), 3.6),
@@ -343,7 +346,11 @@ else:
 # ## Across commits
 #
 # One benchmark tracked over every commit with results for this machine: LFA end to end,
-# one thread, at the largest n measured for every commit.
+# one thread, at the largest n measured for every commit. A machine name is not a
+# machine speed: on a shared virtual machine the host can change between runs. The
+# table after the figure tells the two apart: if every benchmark of a run moved by the
+# same factor, the machine moved, not the code (`make compare` runs both commits in one
+# session for a code-only comparison).
 
 # %% Figure: one benchmark across commits
 history = cells("time_singular_values", frame=table[table["machine"] == machine],
@@ -370,3 +377,22 @@ else:
     fig.autofmt_xdate()
     save_figure(fig, "runtime_history")
     plt.show()
+
+# %% Whole-run speed against the previous run: the machine's drift
+timed = table[(table["machine"] == machine) & (table["status"] == "ok")
+              & table["name"].str.startswith("time_")]
+keys = ["benchmark", *sorted(set(timed.columns) & {"path", "layout", "sort", "threads",
+                                                   "boundary", "n", "channels", "exact",
+                                                   "model", "kernel"})]
+cell = timed[keys].astype(object).fillna("-").map(str).agg("|".join, axis=1)  # cell name
+by_commit = timed.assign(cell=cell).pivot_table(index="cell", columns="commit",
+                                                values="value")
+order = timed.drop_duplicates("commit").sort_values("date")["commit"].tolist()
+drift = []
+for before, after in itertools.pairwise(order):
+    ratio = (by_commit[before] / by_commit[after]).dropna()
+    drift.append({"run": after[:8], "previous": before[:8], "shared cells": ratio.size,
+                  "median time(previous)/time(run)": ratio.median(),
+                  "q25": ratio.quantile(0.25), "q75": ratio.quantile(0.75)})
+if drift:
+    display(pd.DataFrame(drift).set_index("run").round(2))
