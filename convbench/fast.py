@@ -40,7 +40,8 @@ What makes it fast, each part measured against the reference paths
 * **Linear-time ordering.** Each worker writes its chunk's values straight into their
   slot of one array; the same pool radix-sorts it (each thread one part of a pass) and
   writes the descending output with every doubled value twice
-  (:mod:`convbench.ordering`).
+  (:mod:`convbench.ordering`). Where numpy's sort is vectorised (AVX2, AVX-512) and
+  measures faster, it sorts instead (:func:`convbench.ordering.sort_method`).
 
 Single precision (``precision="single"``) is an opt-in: complex64 symbol and float32
 factorizations (Jacobi up to ``JACOBI_MAX``, else LAPACK SVD; no Gram shortcut), about
@@ -811,7 +812,7 @@ def _ordered(
         full = np.empty(2 * doubles.size + n_single, dtype=plan.real)
         submit = pool.submit if pool else None
         if plan.real is np.float64:
-            ordering.radix_sort(doubles, full, threads, submit)
+            ordering.sort(doubles, full, threads, submit)
         else:  # single precision: numpy's sort (the radix kernels are for float64)
             doubles.sort()
         ordering.expand_descending(doubles, singles_all, full, threads, submit)

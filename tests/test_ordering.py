@@ -76,3 +76,58 @@ def test_radix_sort_rejects_negative_values_and_bad_arrays():
         ordering.radix_sort(np.arange(4, dtype=np.float32), np.empty(4))
     with pytest.raises(ValueError, match="scratch"):
         ordering.radix_sort(np.ones(4), np.empty(3))
+
+
+@pytest.mark.parametrize("method", ["radix", "numpy"])
+def test_sort_by_either_method_matches_numpy(method, monkeypatch):
+    monkeypatch.setenv(ordering.SORT_ENV, method)
+    values = np.random.default_rng(5).random(5000) * 3.0
+    values[::7] = values[3]  # ties
+    want = np.sort(values)
+    assert ordering.sort(values, np.empty_like(values), 2) == method
+    np.testing.assert_array_equal(values, want)
+    with pytest.raises(ValueError, match="negative"):
+        ordering.sort(np.array([1.0, -2.0, 3.0]), np.empty(3))
+    with pytest.raises(ValueError, match="float64"):
+        ordering.sort(np.ones(4, dtype=np.float32), np.empty(4))
+
+
+def test_sort_method_auto_measures_once_and_only_for_large_sorts(monkeypatch):
+    monkeypatch.delenv(ordering.SORT_ENV, raising=False)
+    calls = []
+
+    def measured(threads):
+        calls.append(threads)
+        return True
+
+    monkeypatch.setattr(ordering, "_numpy_sort_is_faster", measured)
+    assert ordering.sort_method(1000, 2) == "radix"
+    assert calls == []
+    assert ordering.sort_method(1 << 22, 2) == "numpy"
+    assert calls == [2]
+
+
+def test_sort_measurement_returns_a_decision():
+    ordering._numpy_sort_is_faster.cache_clear()
+    decision = ordering._numpy_sort_is_faster(1)
+    assert isinstance(decision, bool)
+    assert ordering._numpy_sort_is_faster(1) is decision  # cached per process
+
+
+def test_sort_env_is_validated(monkeypatch):
+    monkeypatch.setenv(ordering.SORT_ENV, "quick")
+    with pytest.raises(ValueError, match="CONVBENCH_SORT"):
+        ordering.sort_method(10)
+
+
+def test_fast_path_is_the_same_with_either_sort(monkeypatch):
+    import convbench as cb
+
+    w = cb.pytorch_default(1, 1, 3, seed=4)
+    got = {}
+    for method in ("radix", "numpy"):
+        monkeypatch.setenv(ordering.SORT_ENV, method)
+        got[method] = cb.singular_values(w, 48, method="fast", threads=2)
+    np.testing.assert_array_equal(got["radix"], got["numpy"])
+    exact = cb.singular_values(w, 48, method="lfa")
+    assert np.max(np.abs(got["numpy"] - exact)) <= 1e-12 * exact[0]
