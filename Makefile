@@ -103,7 +103,7 @@ spectra: $(STAMP)
 # measurements/targets/ under the commit hash (an existing file gets a new name, never replaced).
 targets: $(STAMP)
 	@mkdir -p measurements/targets
-	$(PY) scripts/fast_targets.py --json measurements/targets/fast-$$(git rev-parse --short=8 HEAD).json
+	$(PY) scripts/fast_targets.py --repeats 7 --json measurements/targets/fast-$$(git rev-parse --short=8 HEAD).json
 
 clean:
 	rm -rf $(VENV) .asv .pytest_cache .ruff_cache .hypothesis
