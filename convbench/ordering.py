@@ -239,6 +239,22 @@ def radix_sort(
     ValueError
         If a value is negative or the arrays are not 1-D contiguous float64.
     """
+    split = _msd_split(values, scratch, threads, submit)
+    if split is not None:
+        a, tmp, bounds, ranges = split
+        _run(submit, _sort_buckets, [(a, tmp, bounds, d0, d1) for d0, d1 in ranges])
+
+
+def _msd_split(
+    values: np.ndarray, scratch: np.ndarray, threads: int, submit: Callable | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[tuple[int, int]]] | None:
+    """Checks, then the parallel most-significant-digit pass of :func:`radix_sort`.
+
+    Returns ``None`` if ``values`` is already sorted (small or narrow inputs are sorted
+    here), else ``(a, tmp, bounds, ranges)``: ``a`` and ``tmp`` are the uint64 views of
+    ``values`` and ``scratch``, bucket ``d`` is ``tmp[bounds[d]:bounds[d+1]]`` and
+    ``ranges`` shares the buckets out to the threads by size (``(d0, d1)`` each).
+    """
     if values.dtype != np.float64 or values.ndim != 1 or not values.flags.c_contiguous:
         raise ValueError("radix_sort sorts 1-D contiguous float64 arrays")
     if scratch.dtype != np.float64 or scratch.size < values.size or not (
@@ -247,7 +263,7 @@ def radix_sort(
         raise ValueError("scratch must be contiguous float64 with as many entries as values")
     n = values.size
     if n == 0:
-        return
+        return None
     a = values.view(np.uint64)
     tmp = scratch[:n].view(np.uint64)
     parts = _bounds(n, max(1, min(threads, n // _MIN_PART)))
@@ -263,7 +279,7 @@ def radix_sort(
     bits = diff.bit_length()
     if n < _SMALL or bits <= _DIGIT_BITS:
         _lsd(a, tmp, 0, n, bits, _DIGIT_BITS) if n >= _SMALL else _insertion_sort(a, 0, n)
-        return
+        return None
     radix = 1 << _DIGIT_BITS
     shift = np.uint64(bits - _DIGIT_BITS)
     mask = np.uint64(radix - 1)
@@ -280,7 +296,33 @@ def radix_sort(
     # share the buckets out by size
     cut = np.searchsorted(bounds, np.linspace(0, n, len(parts) + 1)[1:-1])
     digits = [0, *sorted({int(x) for x in cut if 0 < x < radix}), radix]
-    _run(submit, _sort_buckets, [(a, tmp, bounds, d0, d1) for d0, d1 in pairwise(digits)])
+    return a, tmp, bounds, list(pairwise(digits))
+
+
+def _numpy_sort_range(values: np.ndarray, scratch: np.ndarray, lo: int, hi: int) -> None:
+    """Copy ``scratch[lo:hi]`` back into ``values`` and sort it there (numpy, GIL free)."""
+    part = values[lo:hi]
+    part[:] = scratch[lo:hi]
+    part.sort()
+
+
+def _numpy_sort(
+    values: np.ndarray, scratch: np.ndarray, threads: int, submit: Callable | None
+) -> None:
+    """numpy's sort, on ``threads`` disjoint value ranges after one parallel MSD pass."""
+    if threads == 1 or submit is None or values.size < threads * _MIN_PART:
+        if values.dtype != np.float64 or values.ndim != 1 or not values.flags.c_contiguous:
+            raise ValueError("sort sorts 1-D contiguous float64 arrays")
+        values.sort()
+        if values.size and values[0] < 0:
+            raise ValueError(f"sort got {int(np.count_nonzero(values < 0))} negative "
+                             "values; singular values are >= 0")
+        return
+    split = _msd_split(values, scratch, threads, submit)
+    if split is not None:
+        _a, _tmp, bounds, ranges = split
+        _run(submit, _numpy_sort_range,
+             [(values, scratch, int(bounds[d0]), int(bounds[d1])) for d0, d1 in ranges])
 
 
 @numba.njit(cache=True, nogil=True)
@@ -346,16 +388,17 @@ def sort_method(size: int, threads: int = 1) -> str:
     """The sort :func:`sort` uses for ``size`` float64 values with ``threads`` workers.
 
     ``CONVBENCH_SORT=radix`` or ``numpy`` fixes it. Otherwise (``auto``) sorts below
-    ``2**21`` values take the radix sort, and larger ones the faster of numpy's sort on
-    one thread and the radix sort on ``threads``, measured once per process and thread
-    count (about 20 ms, more where numpy's sort is not vectorised).
+    ``2**21`` values take the radix sort, and larger ones the faster of the two on one
+    thread, measured once per process (about 20 ms, more where numpy's sort is not
+    vectorised). Both use ``threads`` the same way (one parallel first pass, then one
+    value range per thread), so the comparison on one thread decides for any count.
 
     Parameters
     ----------
     size : int
         Number of values to sort.
     threads : int
-        Workers the radix sort may use.
+        Workers the sort may use (kept for callers; the choice does not depend on it).
 
     Returns
     -------
@@ -374,12 +417,12 @@ def sort_method(size: int, threads: int = 1) -> str:
         return choice
     if size < _AUTO_MIN:
         return "radix"
-    return "numpy" if _numpy_sort_is_faster(max(1, int(threads))) else "radix"
+    return "numpy" if _numpy_sort_is_faster() else "radix"
 
 
 @functools.cache
-def _numpy_sort_is_faster(threads: int) -> bool:
-    """Whether numpy's sort on one thread beats the radix sort on ``threads``."""
+def _numpy_sort_is_faster() -> bool:
+    """Whether numpy's sort beats the radix sort on one thread (measured once)."""
     probe = np.random.default_rng(0).random(_PROBE)
     scratch = np.empty(_PROBE)
 
@@ -392,10 +435,11 @@ def _numpy_sort_is_faster(threads: int) -> bool:
             times.append(time.perf_counter() - start)
         return min(times)
 
+    # both sorts share the parallel first pass when threads > 1: compare on one thread
     best(lambda v: radix_sort(v, scratch))  # compiled kernels loaded outside the timing
     numpy_time = best(np.ndarray.sort)
     radix_time = best(lambda v: radix_sort(v, scratch))
-    return numpy_time < radix_time / threads
+    return numpy_time < radix_time
 
 
 def sort(
@@ -406,10 +450,13 @@ def sort(
 ) -> str:
     """Sort non-negative float64 ``values`` ascending in place, by the faster sort here.
 
+    With numpy's sort and several threads, the radix sort's parallel first pass splits
+    the values into one range per thread and numpy sorts the ranges at once.
+
     Parameters
     ----------
     values, scratch, threads, submit
-        As for :func:`radix_sort` (numpy's sort uses neither ``scratch`` nor threads).
+        As for :func:`radix_sort`.
 
     Returns
     -------
@@ -424,11 +471,6 @@ def sort(
     method = sort_method(values.size, threads)
     if method == "radix":
         radix_sort(values, scratch, threads, submit)
-        return method
-    if values.dtype != np.float64 or values.ndim != 1 or not values.flags.c_contiguous:
-        raise ValueError("sort sorts 1-D contiguous float64 arrays")
-    values.sort()
-    if values.size and values[0] < 0:
-        raise ValueError(f"sort got {int(np.count_nonzero(values < 0))} negative values; "
-                         "singular values are >= 0")
+    else:
+        _numpy_sort(values, scratch, threads, submit)
     return method

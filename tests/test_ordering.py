@@ -92,26 +92,41 @@ def test_sort_by_either_method_matches_numpy(method, monkeypatch):
         ordering.sort(np.ones(4, dtype=np.float32), np.empty(4))
 
 
+@pytest.mark.parametrize("kind", ["uniform", "one binade", "few values", "wide"])
+def test_numpy_sort_on_two_threads_splits_and_sorts(kind, monkeypatch):
+    monkeypatch.setenv(ordering.SORT_ENV, "numpy")
+    rng = np.random.default_rng(11)
+    values = _samples(3 * ordering._MIN_PART + 17, kind, rng)
+    want = np.sort(values)
+    with ThreadPoolExecutor(2) as pool:
+        assert ordering.sort(values, np.empty_like(values), 2, pool.submit) == "numpy"
+    np.testing.assert_array_equal(values, want)
+    with pytest.raises(ValueError, match="negative"), ThreadPoolExecutor(2) as pool:
+        bad = np.abs(rng.random(3 * ordering._MIN_PART))
+        bad[-5] = -1.0
+        ordering.sort(bad, np.empty_like(bad), 2, pool.submit)
+
+
 def test_sort_method_auto_measures_once_and_only_for_large_sorts(monkeypatch):
     monkeypatch.delenv(ordering.SORT_ENV, raising=False)
     calls = []
 
-    def measured(threads):
-        calls.append(threads)
+    def measured():
+        calls.append(1)
         return True
 
     monkeypatch.setattr(ordering, "_numpy_sort_is_faster", measured)
     assert ordering.sort_method(1000, 2) == "radix"
     assert calls == []
     assert ordering.sort_method(1 << 22, 2) == "numpy"
-    assert calls == [2]
+    assert calls == [1]
 
 
 def test_sort_measurement_returns_a_decision():
     ordering._numpy_sort_is_faster.cache_clear()
-    decision = ordering._numpy_sort_is_faster(1)
+    decision = ordering._numpy_sort_is_faster()
     assert isinstance(decision, bool)
-    assert ordering._numpy_sort_is_faster(1) is decision  # cached per process
+    assert ordering._numpy_sort_is_faster() is decision  # cached per process
 
 
 def test_sort_env_is_validated(monkeypatch):
