@@ -143,6 +143,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--channels", type=int, default=4)
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--progress", action="store_true")
+    ap.add_argument("--table-from", metavar="JSON",
+                    help="print the table of a stored run and exit (nothing is measured)")
     ap.add_argument("--json", metavar="PATH",
                     help="also write the raw numbers here (an existing file is kept: the "
                          "new one gets -2, -3, ... before the suffix)")
@@ -153,40 +155,78 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(res))
         return 0
 
+    if args.table_from:
+        with open(args.table_from) as fh:
+            print("\n".join(table_lines(json.load(fh))))
+        return 0
+
     cores = default_threads()
-    print(f"# fast path targets: {platform.processor() or platform.machine()}, "
-          f"{cores} cores, numpy {np.__version__}, BLAS/OMP/FFT threads 1, "
-          f"median of {args.repeats} interleaved repeats")
-    rows = []
-    print("| c | n | lfa s | fft s | fast s (1 thread) | fast s "
-          f"({cores} threads) | lfa/fast | fft/fast | target | max dev / sigma_max "
-          "| 1 -> all threads |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    out: dict = {"cases": [], "cores": cores, "repeats": args.repeats,
+                 "platform": platform.processor() or platform.machine(),
+                 "numpy": np.__version__}
+    lines = table_lines(out)
+    print("\n".join(lines), flush=True)
     for c, n, target in QUICK if args.quick else CASES:
         res = run_case(c, n, args.repeats, cores)
-        med = res["median_s"]
         res["target"] = target
-        rows.append(res)
-        dev = max(res["dev_vs_lfa"], res["dev_vs_fft"])
-        print(f"| {c} | {n} | {med['lfa']:.3f} | {med['fft']:.3f} | {med['fast1']:.3f} | "
-              f"{med['fastN']:.3f} | {med['lfa'] / med['fast1']:.1f}x | "
-              f"{med['fft'] / med['fast1']:.1f}x | {target:g}x | {dev:.1e} | "
-              f"{med['fast1'] / med['fastN']:.2f}x |", flush=True)
-    out = {"cases": rows, "cores": cores}
+        out["cases"].append(res)
+        print(case_line(res, cores), flush=True)
     if not args.skip_summarize:
         sn = 1024 if args.quick else args.summarize_n
-        summ = summarize_in_subprocess(sn, args.channels, args.threads)
-        out["summarize"] = summ
-        print(f"\nsummarize n={sn} c={args.channels}: {summ['seconds']:.1f} s, "
-              f"{summ['passes']} passes, peak RSS {summ['peak_rss_mib']:.0f} MiB "
-              f"(target < 1024 MiB), {summ['count']} values")
+        out["summarize"] = summarize_in_subprocess(sn, args.channels, args.threads)
+        print("\n" + summarize_line(out["summarize"]), flush=True)
     if args.json:
         path = free_path(args.json)
         out["commit"] = _commit()
         with open(path, "w") as fh:
             json.dump(out, fh, indent=1)
-        print(f"raw numbers written to {path}")
+        table = free_path(os.path.splitext(path)[0] + ".txt")
+        with open(table, "w") as fh:
+            fh.write("\n".join(table_lines(out)) + "\n")
+        print(f"raw numbers written to {path}, the table to {table}")
     return 0
+
+
+def table_lines(out: dict) -> list[str]:
+    """The printed table of a run (its header alone while ``out["cases"]`` is empty)."""
+    cores = out["cores"]
+    about = ", ".join(x for x in (out.get("platform"), f"{cores} cores",
+                                  out.get("numpy") and f"numpy {out['numpy']}") if x)
+    if out.get("repeats"):
+        repeats = out["repeats"]
+    elif out["cases"]:  # runs stored before "repeats" was recorded
+        repeats = len(out["cases"][0]["times_s"]["lfa"])
+    else:
+        repeats = "?"
+    lines = [
+        f"# fast path targets: {about}, BLAS/OMP/FFT threads 1, median of {repeats} "
+        "interleaved repeats" + (f", commit {out['commit'][:8]}" if out.get("commit") else ""),
+        "| c | n | lfa s | fft s | fast s (1 thread) | fast s "
+        f"({cores} threads) | lfa/fast | fft/fast | target | max dev / sigma_max "
+        "| 1 -> all threads |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    lines += [case_line(res, cores) for res in out["cases"]]
+    if out.get("summarize"):
+        lines += ["", summarize_line(out["summarize"])]
+    return lines
+
+
+def case_line(res: dict, cores: int) -> str:
+    """One row of the table."""
+    med = res["median_s"]
+    dev = max(res["dev_vs_lfa"], res["dev_vs_fft"])
+    return (f"| {res['c']} | {res['n']} | {med['lfa']:.3f} | {med['fft']:.3f} | "
+            f"{med['fast1']:.3f} | {med['fastN']:.3f} | {med['lfa'] / med['fast1']:.1f}x | "
+            f"{med['fft'] / med['fast1']:.1f}x | {res['target']:g}x | {dev:.1e} | "
+            f"{med['fast1'] / med['fastN']:.2f}x |")
+
+
+def summarize_line(summ: dict) -> str:
+    """The summarize line under the table."""
+    return (f"summarize n={summ['n']} c={summ['c']}: {summ['seconds']:.1f} s, "
+            f"{summ['passes']} passes, peak RSS {summ['peak_rss_mib']:.0f} MiB "
+            f"(target < 1024 MiB), {summ['count']} values")
 
 
 if __name__ == "__main__":

@@ -38,3 +38,22 @@ def test_quick_table_and_json(tmp_path, capsys, monkeypatch):
     assert [case["c"] for case in data["cases"]] == [1, 4]
     for case in data["cases"]:
         assert case["dev_vs_lfa"] < 1e-12 and case["threads_identical"]
+    # the table beside the raw numbers, and the same table re-printed from them
+    table = (tmp_path / "t.txt").read_text().splitlines()
+    assert table[1:] == [line for line in out.splitlines() if line.startswith("|")]
+    assert "median of 1 interleaved repeats" in table[0]
+    assert script.main(["--table-from", str(path)]) == 0
+    assert capsys.readouterr().out.splitlines() == table
+
+
+def test_table_ratios_come_from_the_stored_medians():
+    run = {"cores": 2, "repeats": 3, "cases": [{
+        "c": 4, "n": 64, "target": 4.0, "dev_vs_lfa": 1e-13, "dev_vs_fft": 3e-13,
+        "median_s": {"lfa": 2.0, "fft": 3.0, "fast1": 0.5, "fastN": 0.25},
+        "times_s": {"lfa": [2.0] * 3}}],
+        "summarize": {"n": 64, "c": 4, "seconds": 1.25, "passes": 2, "peak_rss_mib": 99.6,
+                      "count": 16384}}
+    lines = script.table_lines(run)
+    assert lines[3] == ("| 4 | 64 | 2.000 | 3.000 | 0.500 | 0.250 | 4.0x | 6.0x | 4x | "
+                        "3.0e-13 | 2.00x |")
+    assert lines[-1].startswith("summarize n=64 c=4: 1.2 s, 2 passes, peak RSS 100 MiB")
