@@ -740,8 +740,8 @@ def fast_singular_values(
 
     The row chunks of the half plane go to a pool of ``threads`` workers, each writing
     its values straight into their slot of one array; the same pool then sorts that
-    array (a radix sort whose passes are shared by the threads, see
-    :mod:`convbench.ordering`) and writes the descending output, each value of a
+    array (:func:`convbench.ordering.sort`: a radix sort or numpy's, with passes shared
+    by the threads) and writes the descending output, each value of a
     non-self-conjugate frequency twice. Peak memory: the half-plane values, the output
     (twice their size; it doubles as the sort's scratch space) and one chunk per thread.
 

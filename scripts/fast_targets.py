@@ -114,15 +114,13 @@ def summarize_in_subprocess(n: int, c: int, threads: int | None) -> dict:
     return json.loads(out.strip().splitlines()[-1])
 
 
-def free_path(path: str) -> str:
-    """``path``, or ``path`` with ``-2``, ``-3``, ... before the suffix if it exists."""
-    if not os.path.exists(path):
-        return path
+def free_pair(path: str, other_ext: str) -> tuple[str, str]:
+    """``path`` and its sibling with ``other_ext``, under one stem that neither file has."""
     stem, ext = os.path.splitext(path)
-    i = 2
-    while os.path.exists(f"{stem}-{i}{ext}"):
-        i += 1
-    return f"{stem}-{i}{ext}"
+    candidate, i = stem, 2
+    while os.path.exists(candidate + ext) or os.path.exists(candidate + other_ext):
+        candidate, i = f"{stem}-{i}", i + 1
+    return candidate + ext, candidate + other_ext
 
 
 def _commit() -> str | None:
@@ -176,11 +174,10 @@ def main(argv: list[str] | None = None) -> int:
         out["summarize"] = summarize_in_subprocess(sn, args.channels, args.threads)
         print("\n" + summarize_line(out["summarize"]), flush=True)
     if args.json:
-        path = free_path(args.json)
+        path, table = free_pair(args.json, ".txt")
         out["commit"] = _commit()
         with open(path, "w") as fh:
             json.dump(out, fh, indent=1)
-        table = free_path(os.path.splitext(path)[0] + ".txt")
         with open(table, "w") as fh:
             fh.write("\n".join(table_lines(out)) + "\n")
         print(f"raw numbers written to {path}, the table to {table}")

@@ -12,14 +12,17 @@ script = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(script)
 
 
-def test_free_path_never_returns_an_existing_file(tmp_path):
+def test_free_pair_never_returns_an_existing_file(tmp_path):
     first = tmp_path / "fast-abc.json"
-    assert script.free_path(str(first)) == str(first)
+    json_path, txt_path = script.free_pair(str(first), ".txt")
+    assert (json_path, txt_path) == (str(first), str(tmp_path / "fast-abc.txt"))
     first.write_text("{}")
-    second = script.free_path(str(first))
-    assert second == str(tmp_path / "fast-abc-2.json")
-    Path(second).write_text("{}")
-    assert script.free_path(str(first)) == str(tmp_path / "fast-abc-3.json")
+    assert script.free_pair(str(first), ".txt") == (
+        str(tmp_path / "fast-abc-2.json"), str(tmp_path / "fast-abc-2.txt"))
+    # a stray table alone also moves both to a new stem, so the pair stays matched
+    (tmp_path / "fast-abc-2.txt").write_text("")
+    assert script.free_pair(str(first), ".txt") == (
+        str(tmp_path / "fast-abc-3.json"), str(tmp_path / "fast-abc-3.txt"))
 
 
 def test_peak_rss_is_this_process(tmp_path):

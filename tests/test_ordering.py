@@ -92,15 +92,17 @@ def test_sort_by_either_method_matches_numpy(method, monkeypatch):
         ordering.sort(np.ones(4, dtype=np.float32), np.empty(4))
 
 
-@pytest.mark.parametrize("kind", ["uniform", "one binade", "few values", "wide"])
-def test_numpy_sort_on_two_threads_splits_and_sorts(kind, monkeypatch):
+@pytest.mark.parametrize("kind", ["uniform", "one binade", "few values", "constant", "wide"])
+@pytest.mark.parametrize(("threads", "size"), [(1, 1000), (2, 2 * 65536 - 1), (2, 196625)])
+def test_numpy_sort_splits_and_sorts(kind, threads, size, monkeypatch):
     monkeypatch.setenv(ordering.SORT_ENV, "numpy")
     rng = np.random.default_rng(11)
-    values = _samples(3 * ordering._MIN_PART + 17, kind, rng)
+    values = _samples(size, kind, rng)
     want = np.sort(values)
-    with ThreadPoolExecutor(2) as pool:
-        assert ordering.sort(values, np.empty_like(values), 2, pool.submit) == "numpy"
+    with ThreadPoolExecutor(threads) as pool:
+        assert ordering.sort(values, np.empty_like(values), threads, pool.submit) == "numpy"
     np.testing.assert_array_equal(values, want)
+    assert not np.signbit(values).any()  # -0.0 comes back as +0.0 on every path
     with pytest.raises(ValueError, match="negative"), ThreadPoolExecutor(2) as pool:
         bad = np.abs(rng.random(3 * ordering._MIN_PART))
         bad[-5] = -1.0
@@ -116,17 +118,27 @@ def test_sort_method_auto_measures_once_and_only_for_large_sorts(monkeypatch):
         return True
 
     monkeypatch.setattr(ordering, "_numpy_sort_is_faster", measured)
-    assert ordering.sort_method(1000, 2) == "radix"
+    assert ordering.sort_method(ordering._AUTO_MIN - 1, 2) == "radix"
     assert calls == []
-    assert ordering.sort_method(1 << 22, 2) == "numpy"
+    assert ordering.sort_method(ordering._AUTO_MIN, 2) == "numpy"
     assert calls == [1]
 
 
-def test_sort_measurement_returns_a_decision():
+def test_sort_measurement_runs_once_per_process(monkeypatch):
     ordering._numpy_sort_is_faster.cache_clear()
+    runs = []
+    radix = ordering.radix_sort
+
+    def counted(*args, **kwargs):
+        runs.append(1)
+        return radix(*args, **kwargs)
+
+    monkeypatch.setattr(ordering, "radix_sort", counted)
     decision = ordering._numpy_sort_is_faster()
     assert isinstance(decision, bool)
-    assert ordering._numpy_sort_is_faster() is decision  # cached per process
+    assert len(runs) == 4  # one untimed warm-up and three timed radix sorts
+    ordering._numpy_sort_is_faster()
+    assert len(runs) == 4  # the second call measures nothing
 
 
 def test_sort_env_is_validated(monkeypatch):
@@ -138,11 +150,12 @@ def test_sort_env_is_validated(monkeypatch):
 def test_fast_path_is_the_same_with_either_sort(monkeypatch):
     import convbench as cb
 
+    # n = 600: 180,600 kept values, enough for the two-thread split of either sort
     w = cb.pytorch_default(1, 1, 3, seed=4)
     got = {}
     for method in ("radix", "numpy"):
         monkeypatch.setenv(ordering.SORT_ENV, method)
-        got[method] = cb.singular_values(w, 48, method="fast", threads=2)
+        got[method] = cb.singular_values(w, 600, method="fast", threads=2)
     np.testing.assert_array_equal(got["radix"], got["numpy"])
-    exact = cb.singular_values(w, 48, method="lfa")
+    exact = cb.singular_values(w, 600, method="lfa")
     assert np.max(np.abs(got["numpy"] - exact)) <= 1e-12 * exact[0]
