@@ -4,8 +4,11 @@ The ``fast`` path ends by sorting the values of half the frequency plane (each s
 two singular values). This isolates that step on real data: the moduli of a 1-channel
 layer's symbol over the half plane, ``n * (n//2 + 1)`` values in frequency order, sorted
 ascending in place. ``numpy`` is ``ndarray.sort`` (one thread); ``radix`` is
-:func:`convbench.ordering.radix_sort` with ``threads`` workers. The setup recomputes the
-unsorted values before every sample.
+:func:`convbench.ordering.radix_sort` with ``threads`` workers; ``auto`` is
+:func:`convbench.ordering.sort`, what the fast path calls (the faster of the two as
+measured on this machine, numpy's on one value range per thread). The setup recomputes
+the unsorted values before every sample. :class:`TrackSortChoice` records which sort
+``auto`` picks here.
 """
 
 from __future__ import annotations
@@ -18,9 +21,10 @@ from convbench import budget, ordering
 
 from .common import MAX_SECONDS, N_VALUES, THREAD_SETTINGS, Case, resolve_threads, weights
 
-SORTS = ("numpy", "radix")
-# seconds per value, measured on the reference machine (8M values: 0.55-0.9 s, 0.2 s)
-_SECONDS_PER_VALUE = {"numpy": 1e-7, "radix": 3e-8}
+SORTS = ("numpy", "radix", "auto")
+# seconds per value on the slower host of the reference machine (8M values: numpy
+# 0.55-0.9 s without AVX2, radix 0.2 s); auto picks the faster
+_SECONDS_PER_VALUE = {"numpy": 1e-7, "radix": 3e-8, "auto": 3e-8}
 
 
 def _values(n: int) -> int:
@@ -60,13 +64,16 @@ class TimeOrdering(Case):
         self.scratch = np.empty_like(self.values)
         self.pool = ThreadPoolExecutor(self.threads) if self.threads > 1 else None
         ordering.radix_sort(self.values[:100].copy(), self.scratch)  # compile, untimed
+        ordering.sort_method(self.values.size, self.threads)  # measured once, untimed
 
     def time_sort(self, sort: str, threads: str, n: int) -> None:
+        submit = self.pool.submit if self.pool is not None else None
         if sort == "numpy":
             self.values.sort()
-        else:
-            submit = self.pool.submit if self.pool is not None else None
+        elif sort == "radix":
             ordering.radix_sort(self.values, self.scratch, self.threads, submit)
+        else:
+            ordering.sort(self.values, self.scratch, self.threads, submit)
 
     def teardown(self, sort: str, threads: str, n: int) -> None:
         pool = getattr(self, "pool", None)
@@ -74,3 +81,16 @@ class TimeOrdering(Case):
             pool.shutdown()
             self.pool = None
         super().teardown(sort, threads, n)
+
+
+class TrackSortChoice:
+    """The sort :func:`convbench.ordering.sort` picks here for a large spectrum.
+
+    1: numpy's sort (vectorised on this CPU and measured faster), 0: the radix sort.
+    Recorded with the results because the fast path's times depend on it.
+    """
+
+    unit = "numpy sort (1) or radix (0)"
+
+    def track_numpy_sort(self) -> int:
+        return int(ordering.sort_method(1 << 23) == "numpy")

@@ -46,7 +46,8 @@ def smallest_cells(cls: type) -> list[tuple]:
 def run_cell(cls: type, params: tuple, cache: object) -> None:
     inst = cls()
     args = (cache, *params) if hasattr(cls, "setup_cache") else params
-    inst.setup(*args)
+    if hasattr(inst, "setup"):
+        inst.setup(*args)
     try:
         for method in plan.methods(cls):
             result = getattr(inst, method)(*args)
@@ -126,3 +127,12 @@ def test_fast_stages_time_the_fast_path():
         np.testing.assert_array_equal(svd.values_of(svd.blocks), want)
     finally:
         svd.teardown("fast", n, c)
+
+
+def test_sort_choice_is_what_the_library_picks(monkeypatch):
+    from benchmarks.ordering import TrackSortChoice
+    from convbench import ordering
+
+    for method, flag in (("numpy", 1), ("radix", 0)):
+        monkeypatch.setenv(ordering.SORT_ENV, method)
+        assert TrackSortChoice().track_numpy_sort() == flag
