@@ -364,17 +364,18 @@ else:
     per = history[history["channels"] == c]
     n = per.groupby("n")["commit"].nunique().loc[lambda s: s == s.max()].index.max()
     points = per[per["n"] == n].sort_values("date")
+    # one slot per run in commit order (dates are uneven and close runs would overlap)
+    x = np.arange(len(points))
     fig, ax = plt.subplots(figsize=(7, 3.4))
-    ax.errorbar(points["date"], points["value"],
+    ax.errorbar(x, points["value"],
                 yerr=[(points["value"] - points["q_25"]).clip(lower=0).fillna(0),
                       (points["q_75"] - points["value"]).clip(lower=0).fillna(0)],
                 marker=PATH_MARKERS["lfa"], color=PATH_COLORS["lfa"], capsize=3)
-    for row in points.itertuples():
-        ax.annotate(row.commit[:7], (row.date, row.value), textcoords="offset points",
-                    xytext=(0, 6), ha="center", fontsize=8)
-    ax.set(ylabel="time (s)", xlabel="commit date (UTC)",
+    ax.set_xticks(x, [f"{row.commit[:7]}\n{row.date:%m-%d %H:%M}"
+                      for row in points.itertuples()], fontsize=8)
+    ax.set(ylabel="time (s)", xlabel="commit (date, UTC), in order",
            title=f"LFA, all singular values, n = {n}, {c} channels, one thread")
-    fig.autofmt_xdate()
+    ax.set_ylim(bottom=0)
     save_figure(fig, "runtime_history")
     plt.show()
 
