@@ -64,7 +64,7 @@ class TimeOrdering(Case):
         self.scratch = np.empty_like(self.values)
         self.pool = ThreadPoolExecutor(self.threads) if self.threads > 1 else None
         ordering.radix_sort(self.values[:100].copy(), self.scratch)  # compile, untimed
-        ordering.sort_method(self.values.size, self.threads)  # measured once, untimed
+        ordering.sort_method(self.values.size)  # measured once, untimed
 
     def time_sort(self, sort: str, threads: str, n: int) -> None:
         submit = self.pool.submit if self.pool is not None else None

@@ -843,11 +843,17 @@ class HalfPlaneSymbol:
         Bytes held by the blocks.
     """
 
-    shape: tuple[int, int]
     chunks: tuple[tuple[np.ndarray, np.ndarray], ...]
-    nbytes: int
     _plan: _Plan = field(repr=False)
     _bounds: tuple[tuple[int, int], ...] = field(repr=False)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self._plan.n, self._plan.m
+
+    @property
+    def nbytes(self) -> int:
+        return sum(blocks.nbytes for blocks, _ in self.chunks)
 
 
 def half_plane_symbol(
@@ -898,8 +904,7 @@ def half_plane_symbol(
     plan = _Plan(w, n, m, precision)
     bounds = tuple(_row_chunks(n, m, plan.r * plan.k, _CHUNK_ENTRIES))
     chunks = tuple(plan.rows(j0, j1)[:2] for j0, j1 in bounds)
-    nbytes = sum(blocks.nbytes for blocks, _ in chunks)
-    return HalfPlaneSymbol((n, m), chunks, nbytes, plan, bounds)
+    return HalfPlaneSymbol(chunks, plan, bounds)
 
 
 def half_plane_values(symbol: HalfPlaneSymbol) -> np.ndarray:

@@ -1,8 +1,8 @@
 """Putting a half-plane spectrum in descending order, in parallel and in linear time.
 
 The ``fast`` path produces each singular value of a non-self-conjugate frequency once
-(it stands for two) and the few self-conjugate ones separately. Ordering them is an
-``O(N)`` job here instead of numpy's ``O(N log N)`` comparison sort:
+(it stands for two) and the few self-conjugate ones separately. Ordering them can be an
+``O(N)`` job instead of a comparison sort:
 
 1. :func:`radix_sort` sorts float64 values ascending by radix passes on their bit
    patterns (for non-negative IEEE doubles the unsigned bit pattern is
@@ -20,8 +20,9 @@ parallel. They are exact: the output is the same permutation ``numpy.sort`` give
 
 Where numpy's own sort is vectorised (x86-simd-sort with AVX2 or AVX-512), it beats
 the radix sort 3x on one core; without those instructions the radix sort is 4x faster
-(measured on two hosts of the same 2-core machine type; 2**23 values: 49 ms against
-157 ms with AVX-512, 657 ms against 161 ms without AVX2). :func:`sort` therefore picks
+(2**23 values on one 2-core host: 49 ms against 157 ms with AVX-512, 657 ms against
+161 ms with numpy's AVX2 and AVX-512 kernels switched off by
+``NPY_DISABLE_CPU_FEATURES``). :func:`sort` therefore picks
 by measuring both once per process on ``2**17`` values (:func:`sort_method`), unless
 ``CONVBENCH_SORT`` fixes the choice.
 """
@@ -393,9 +394,8 @@ def expand_descending(
         out[single_positions(d_asc, s_desc)] = s_desc
 
 
-
-def sort_method(size: int, threads: int = 1) -> str:
-    """The sort :func:`sort` uses for ``size`` float64 values with ``threads`` workers.
+def sort_method(size: int) -> str:
+    """The sort :func:`sort` uses for ``size`` float64 values, on any number of threads.
 
     ``CONVBENCH_SORT=radix`` or ``numpy`` fixes it. Otherwise (``auto``) sorts below
     ``2**21`` values take the radix sort, and larger ones the faster of the two on one
@@ -408,8 +408,6 @@ def sort_method(size: int, threads: int = 1) -> str:
     ----------
     size : int
         Number of values to sort.
-    threads : int
-        Workers the sort may use (kept for callers; the choice does not depend on it).
 
     Returns
     -------
@@ -479,7 +477,7 @@ def sort(
     ValueError
         If a value is negative or the arrays are not 1-D contiguous float64.
     """
-    method = sort_method(values.size, threads)
+    method = sort_method(values.size)
     if method == "radix":
         radix_sort(values, scratch, threads, submit)
     else:

@@ -118,9 +118,9 @@ def test_sort_method_auto_measures_once_and_only_for_large_sorts(monkeypatch):
         return True
 
     monkeypatch.setattr(ordering, "_numpy_sort_is_faster", measured)
-    assert ordering.sort_method(ordering._AUTO_MIN - 1, 2) == "radix"
+    assert ordering.sort_method(ordering._AUTO_MIN - 1) == "radix"
     assert calls == []
-    assert ordering.sort_method(ordering._AUTO_MIN, 2) == "numpy"
+    assert ordering.sort_method(ordering._AUTO_MIN) == "numpy"
     assert calls == [1]
 
 
