@@ -1,8 +1,11 @@
-"""convbench: singular values of 2-D multi-channel convolutions, four ways.
+"""convbench: exact singular values of convolutional layers, several ways.
 
 The public face re-exports focused modules:
 
-- :mod:`convbench.weights`: validation, layouts, seeded generators;
+- :mod:`convbench.layer`: :class:`Conv`, the layer validated once (every kind:
+  strided, dilated, grouped, padded, transposed; 1-D, 2-D, 3-D);
+- :mod:`convbench.registry`: every method of :func:`singular_values`, declared once;
+- :mod:`convbench.weights`: layouts, seeded generators;
 - :mod:`convbench.symbols`: the transform step (``lfa``, ``fft``, ``fftw``);
 - :mod:`convbench.svd`: the batched SVD step;
 - :mod:`convbench.explicit`: the sparse unrolled operator;
@@ -18,6 +21,7 @@ from .boundary import approximate
 from .bounds import NormBound, spectral_norm_bound
 from .budget import BudgetError, feasibility, memory_budget
 from .explicit import unrolled
+from .layer import Conv, as_layer
 from .operators import smallest_singular_values
 from .spectrum import METHODS, singular_values
 from .stream import Summary, summarize
@@ -29,11 +33,13 @@ __version__ = "0.1.0"
 __all__ = [
     "METHODS",
     "BudgetError",
+    "Conv",
     "FFTWPlan",
     "NormBound",
     "Summary",
     "__version__",
     "approximate",
+    "as_layer",
     "feasibility",
     "he_normal",
     "memory_budget",

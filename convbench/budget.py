@@ -20,6 +20,9 @@ import math
 import os
 import re
 from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
 
 __all__ = [
     "DEFAULT_FRACTION",
@@ -165,10 +168,27 @@ MATRIX_FREE_NNZ = 2**25
 _MATRIX_FREE_FLOP_RATE = 1e10  # flop/s of the per-tap GEMMs (OpenBLAS, 1-2 threads)
 
 
-def matrix_free(cout: int, cin: int, n: int, m: int, kh: int, kw: int) -> bool:
+def nonzeros(layer: Any) -> int:
+    """Nonzeros of the layer's sparse matrix (an upper bound for zero padding)."""
+    return layer.fwd_cout * layer.group_in * math.prod(layer.kernel) * math.prod(layer.fwd_out)
+
+
+def matrix_free(layer: Any, *args: int) -> bool:
     """Whether ``explicit`` + ``top_k`` runs matrix-free (sparse matrix above
-    :data:`MATRIX_FREE_NNZ` nonzeros)."""
-    return cout * cin * kh * kw * n * m > MATRIX_FREE_NNZ
+    :data:`MATRIX_FREE_NNZ` nonzeros). ``layer`` is a :class:`~convbench.layer.Conv`, or
+    ``cout, cin, n, m, kh, kw`` of a plain 2-D layer."""
+    return nonzeros(_as_layer(layer, *args)) > MATRIX_FREE_NNZ
+
+
+def _as_layer(layer: Any, *args: Any, boundary: str = "periodic") -> Any:
+    """A :class:`~convbench.layer.Conv` from a layer or from the seven numbers
+    ``cout, cin, n, m, kh, kw`` of a plain 2-D layer (weights are not needed: zeros)."""
+    from .layer import Conv
+
+    if isinstance(layer, Conv):
+        return layer
+    cout, cin, n, m, kh, kw = (layer, *args)[:6]
+    return Conv.build(np.zeros((cout, cin, kh, kw)), (n, m), boundary=boundary)
 
 
 #: Steps of a path that :func:`estimate` can predict on their own.
@@ -196,29 +216,26 @@ def _svd_block_seconds(blocks: int, cout: int, cin: int) -> float:
 
 def estimate(
     method: str,
-    cout: int,
-    cin: int,
-    n: int,
-    m: int,
-    kh: int,
-    kw: int,
+    layer: Any,
+    *args: int,
     top_k: int | None = None,
-    boundary: str = "periodic",
+    boundary: str | None = None,
     stage: str = "all",
     precision: str = "double",
 ) -> Estimate:
-    """Predict peak memory and run time of ``singular_values`` for one configuration.
+    """Predict peak memory and run time of ``singular_values`` for one layer.
 
     Parameters
     ----------
     method : str
         ``"lfa"``, ``"fft"``, ``"fftw"``, ``"explicit"`` or ``"fast"``.
-    cout, cin, n, m, kh, kw : int
-        Channels, input size and kernel size.
+    layer : Conv, or int
+        The validated layer (:class:`convbench.layer.Conv`), or, for a plain 2-D
+        stride-1 layer, its numbers ``cout, cin, n, m, kh, kw`` (``layer`` is ``cout``).
     top_k : int or None
         Number of largest singular values requested (``None``: all).
-    boundary : str
-        ``"periodic"`` or ``"zero"`` (only changes the explicit path's nonzero count).
+    boundary : str, optional
+        ``"periodic"`` or ``"zero"``; default the layer's own.
     stage : {"all", "transform", "svd"}
         The whole computation, or one of its two steps: ``"transform"`` builds the
         symbol (``lfa``, ``fft``, ``fftw``; ``fast``: its half plane) or the sparse
@@ -236,6 +253,13 @@ def estimate(
     Estimate
         Bytes and seconds; both are upper-bound style guesses, not measurements.
     """
+    if args:
+        # the plain 2-D layer's numbers; extra positional numbers are old-style top_k/boundary
+        if len(args) < 5:
+            raise TypeError("estimate(method, cout, cin, n, m, kh, kw) needs all six numbers")
+        layer = _as_layer(layer, *args[:5], boundary=boundary or "periodic")
+    elif boundary is not None and layer.boundary != boundary:
+        layer = layer.with_boundary(boundary)
     if stage not in STAGES:
         raise ValueError(f"stage must be one of {STAGES}; got {stage!r}")
     if precision not in ("double", "single"):
@@ -244,18 +268,24 @@ def estimate(
         raise ValueError(f"precision={precision!r} is offered by method='fast' only")
     scale = 1 if precision == "double" else 2  # single: half the bytes per value and entry
     stages: tuple[float, float] | None = None  # (transform, svd) seconds
-    blocks = n * m
+    # the periodic reduction: groups x grid blocks of cout x cin (per group, polyphase)
+    cout, cin = layer.block_shape
+    grid = layer.grid
+    m = math.prod(grid[1:])
+    taps = _coarse_taps(layer)
+    kh = taps[0]
+    blocks = layer.groups * math.prod(grid)
     p = blocks * cout * cin  # entries of the full symbol
     s = blocks * min(cout, cin)  # number of singular values
     values = 3 * 8 * s  # LAPACK's output, its sorted copy and the descending copy
     if method == "lfa":
-        nbytes = 16 * p + 16 * cout * cin * kh * m + values
+        nbytes = 16 * p + 16 * layer.groups * cout * cin * kh * m + values
         stages = (16 * p * kh * 2 / _STREAM_RATE, _batched_svd_seconds(blocks, cout, cin))
         seconds = sum(stages)
     elif method in ("fft", "fftw"):
         # zero-padded real kernel, its complex copy and the complex transform
         nbytes = (8 + 16 + 16) * p + values
-        fft_flops = 5.0 * p * math.log2(max(blocks, 2))
+        fft_flops = 5.0 * p * math.log2(max(math.prod(grid), 2))
         transform = fft_flops / _FFT_RATE + 40 * p / _STREAM_RATE
         stages = (transform, _batched_svd_seconds(blocks, cout, cin))
         seconds = sum(stages)
@@ -265,7 +295,7 @@ def estimate(
         half_cols = m // 2 + 1
         nbytes = 12 * s // scale + 16 * cout * cin * kh * half_cols + 16 * 2**20
         k = min(cout, cin)
-        half_blocks = (blocks + 4) / 2
+        half_blocks = (blocks + 4 * layer.groups) / 2
         if k <= 2:
             per_block = 5e-8 * max(cout, cin)
         elif k <= 32:  # fast.GRAM_SOA_MAX: compiled Gram kernel (0.4/6/12/76 us, k=4/12/16/32)
@@ -283,25 +313,26 @@ def estimate(
         if stage != "all":  # fast.half_plane_symbol holds the whole half plane
             nbytes += 16 * p / 2 / scale
     elif method == "explicit":
-        nnz = cout * cin * kh * kw * blocks
+        nnz = nonzeros(layer)
         sparse = 40 * nnz  # COO triplets while assembling plus the CSR copy
         seconds = assemble = nnz / _SPARSE_NNZ_RATE
-        rows, cols = cout * blocks, cin * blocks
+        rows, cols = layer.rows, layer.cols
+        values = 3 * 8 * layer.n_values
         if top_k is None:
             nbytes = sparse + 8 * rows * cols + values
             small, big = min(rows, cols), max(rows, cols)
             seconds += (4.0 * big * small * small) / _DENSE_FLOP_RATE + 8 * rows * cols / (
                 _STREAM_RATE
             )
-        elif matrix_free(cout, cin, n, m, kh, kw):
-            # convbench.operators: im2col GEMMs, no sparse matrix; k = 1 keeps four
+        elif nnz > MATRIX_FREE_NNZ:
+            # convbench.operators: per-tap GEMMs, no sparse matrix; k = 1 keeps four
             # Lanczos vectors (about 60 steps), k > 1 keeps ARPACK's ncv vectors
             big = max(rows, cols)
             ncv = 0 if top_k == 1 else min(max(2 * top_k + 1, 20), min(rows, cols))
-            # vectors, the padded input and output of a matvec, one 32 MiB im2col chunk and
+            # vectors, the padded input and output of a matvec, one 32 MiB chunk and
             # the 64 MiB symbol chunk of the start vector's maximiser search
             nbytes = 8 * (8 * big + ncv * min(rows, cols)) + 96 * 2**20
-            pairs = 60 if top_k == 1 else max(300, blocks / 8)
+            pairs = 60 if top_k == 1 else max(300, math.prod(layer.shape) / 8)
             stages = (0.0, pairs * 4.0 * nnz / _MATRIX_FREE_FLOP_RATE)
             seconds = stages[1]
             return Estimate(int(1.1 * nbytes), float(seconds if stage != "transform" else 0.0))
@@ -311,7 +342,7 @@ def estimate(
             # Lanczos on A^T A: a few hundred matvec pairs for well separated extremes,
             # more as the top of the spectrum crowds (measured ~n*m/16 pairs at 1 to 16
             # channels for n = 64 ... 512; taken as n*m/8)
-            seconds += max(300, blocks / 8) * 2 * nnz / _SVDS_MATVEC_RATE
+            seconds += max(300, math.prod(layer.shape) / 8) * 2 * nnz / _SVDS_MATVEC_RATE
         stages = (assemble, seconds - assemble)
         if stage == "transform":
             nbytes = sparse
@@ -323,6 +354,15 @@ def estimate(
         seconds = stages[0] if stage == "transform" else stages[1]
     # 10% for interpreter, LAPACK workspace and allocator overhead
     return Estimate(int(1.1 * nbytes), float(seconds))
+
+
+def _coarse_taps(layer: Any) -> tuple[int, ...]:
+    """Taps per dimension of the layer's polyphase kernel (no weights touched)."""
+    out = []
+    for off, s, n in zip(layer.offsets, layer.stride, layer.grid, strict=True):
+        u = (off - off % s) // s
+        out.append(min(int(u.max() - u.min()) + 1, n))
+    return tuple(out)
 
 
 def estimate_bytes(*args, **kwargs) -> int:
@@ -337,14 +377,10 @@ def estimate_seconds(*args, **kwargs) -> float:
 
 def feasibility(
     method: str,
-    cout: int,
-    cin: int,
-    n: int,
-    m: int,
-    kh: int,
-    kw: int,
+    layer: Any,
+    *args: int,
     top_k: int | None = None,
-    boundary: str = "periodic",
+    boundary: str | None = None,
     memory_budget: int | float | str | None = None,
     max_seconds: float | None = None,
     stage: str = "all",
@@ -354,8 +390,9 @@ def feasibility(
 
     Parameters
     ----------
-    method, cout, cin, n, m, kh, kw, top_k, boundary
-        As for :func:`estimate`.
+    method, layer, top_k, boundary
+        As for :func:`estimate` (``layer`` a :class:`~convbench.layer.Conv` or the
+        numbers ``cout, cin, n, m, kh, kw`` of a plain 2-D layer).
     memory_budget : int, float, str or None
         Budget as accepted by :func:`memory_budget` (module function).
     max_seconds : float or None
@@ -370,20 +407,23 @@ def feasibility(
     str or None
         A one-line reason naming the estimate and the limit, or ``None``.
     """
-    est = estimate(
-        method, cout, cin, n, m, kh, kw, top_k=top_k, boundary=boundary, stage=stage,
-        precision=precision,
-    )
+    if args:
+        layer = _as_layer(layer, *args[:5], boundary=boundary or "periodic")
+    elif boundary is not None and layer.boundary != boundary:
+        layer = layer.with_boundary(boundary)
+    est = estimate(method, layer, top_k=top_k, stage=stage, precision=precision)
     what = method if stage == "all" else f"{method} ({stage})"
+    size = "x".join(map(str, layer.shape))
+    if layer.is_plain:
+        where = f"n={size}, c={layer.cout}x{layer.cin}"
+    else:
+        where = f"{layer.describe()}"
     allowed = _memory_budget(memory_budget)
     if est.nbytes > allowed:
         return (
-            f"{what} at n={n}x{m}, c={cout}x{cin} needs ~{format_bytes(est.nbytes)} "
+            f"{what} at {where} needs ~{format_bytes(est.nbytes)} "
             f"> budget {format_bytes(allowed)}"
         )
     if max_seconds is not None and est.seconds > max_seconds:
-        return (
-            f"{what} at n={n}x{m}, c={cout}x{cin} predicted ~{est.seconds:.0f} s "
-            f"> limit {max_seconds:.0f} s"
-        )
+        return f"{what} at {where} predicted ~{est.seconds:.0f} s > limit {max_seconds:.0f} s"
     return None

@@ -1,12 +1,15 @@
 """The explicit path: the convolution unrolled into a sparse matrix.
 
-Rows index the output flattened as ``(cout, n, m)``, columns the input flattened as
-``(cin, n, m)``, so ``unrolled(w, (n, m)) @ x.ravel()`` equals
-``Conv2d(x)`` with ``padding='same'`` for a ``(cin, n, m)`` input ``x``.
+Rows index the output flattened as ``(cout, *out_shape)``, columns the input flattened
+as ``(cin, *shape)``, so ``unrolled(w, shape, ...) @ x.ravel()`` equals PyTorch's
+``conv2d(x, w, ...)`` (any dimension, stride, dilation, groups and padding; the
+transposed layer's matrix is the transpose of its forward adjoint's) for a
+``(cin, *shape)`` input ``x``.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -14,9 +17,9 @@ import scipy.linalg
 import scipy.sparse
 import scipy.sparse.linalg
 
-from .budget import check_memory
+from .budget import check_memory, nonzeros
+from .layer import BOUNDARIES, Conv, as_layer
 from .svd import sort_descending
-from .weights import as_oihw, as_shape, check_fits
 
 __all__ = [
     "BOUNDARIES",
@@ -25,7 +28,6 @@ __all__ = [
     "unrolled",
 ]
 
-BOUNDARIES = ("periodic", "zero")
 
 
 def _check_boundary(boundary: str) -> None:
@@ -33,84 +35,123 @@ def _check_boundary(boundary: str) -> None:
         raise ValueError(f"boundary must be one of {BOUNDARIES}; got {boundary!r}")
 
 
-def _taps(k: int, n: int, boundary: str) -> list[tuple[np.ndarray, np.ndarray]]:
-    """For each tap ``a < k``: output positions ``p`` and the input positions they read."""
-    out = []
-    p = np.arange(n)
-    for a in range(k):
-        src = p + a - (k - 1) // 2
-        if boundary == "periodic":
-            out.append((p, src % n))
-        else:
-            keep = (src >= 0) & (src < n)
-            out.append((p[keep], src[keep]))
-    return out
+def _reads(layer: Conv, dim: int, tap: int) -> tuple[np.ndarray, np.ndarray]:
+    """For one tap along one dimension: canonical output positions ``p`` and the input
+    positions ``s*p + dilation*tap - before`` they read (wrapped, or kept if inside)."""
+    n_in, n_out = layer.fwd_in[dim], layer.fwd_out[dim]
+    p = np.arange(n_out)
+    src = layer.stride[dim] * p + int(layer.offsets[dim][tap])
+    if layer.boundary == "periodic":
+        return p, src % n_in
+    keep = (src >= 0) & (src < n_in)
+    return p[keep], src[keep]
 
 
 def unrolled(
     weight: Any,
-    shape: int | tuple[int, int],
+    shape: Any,
     boundary: str = "periodic",
     layout: str = "oihw",
     *,
+    stride: Any = 1,
+    dilation: Any = 1,
+    groups: Any = 1,
+    padding: Any = None,
+    output_padding: Any = 0,
+    transposed: bool = False,
     memory_budget: int | float | str | None = None,
 ) -> scipy.sparse.csr_matrix:
-    """The convolution as a sparse ``(cout*n*m, cin*n*m)`` CSR matrix.
+    """The layer as a sparse ``(cout*prod(out), cin*prod(shape))`` CSR matrix.
 
     Parameters
     ----------
-    weight : array_like
-        Real 4-D weights in ``layout``.
+    weight : array_like or Conv
+        Real weights in ``layout`` (1 to 3 spatial dimensions), or a validated layer.
     shape : int or tuple of int
-        Input size ``n`` or ``(n, m)``.
+        Input size.
     boundary : {"periodic", "zero"}
-        Wrap around (``padding_mode='circular'``) or read zeros outside the input.
+        Wrap around (``padding_mode='circular'``) or the layer's own zero padding.
     layout : {"oihw", "hwio"}
         Weight layout.
+    stride, dilation, groups, padding, output_padding, transposed
+        The layer, as for :func:`convbench.singular_values`.
     memory_budget : int, float, str, optional
         Memory budget (see :mod:`convbench.budget`).
 
     Returns
     -------
     scipy.sparse.csr_matrix
-        float64 operator acting on the input flattened as ``(cin, n, m)``.
+        float64 operator acting on the input flattened as ``(cin, *shape)`` and giving
+        the output flattened as ``(cout, *out_shape)``.
     """
-    _check_boundary(boundary)
-    w = as_oihw(weight, layout)
-    n, m = as_shape(shape)
-    check_fits(w, n, m)
-    cout, cin, kh, kw = w.shape
-    nnz = cout * cin * kh * kw * n * m
+    layer = as_layer(
+        weight,
+        shape,
+        layout=layout,
+        stride=stride,
+        dilation=dilation,
+        groups=groups,
+        padding=padding,
+        output_padding=output_padding,
+        transposed=transposed,
+        boundary=boundary,
+    )
     check_memory(
-        40 * nnz,
+        40 * nonzeros(layer),
         memory_budget,
-        f"the sparse operator at {n}x{m} with {cout}x{cin} channels and a {kh}x{kw} kernel",
+        f"the sparse operator of {layer.describe()}",
         "Use a smaller input size, or a Fourier method for the periodic spectrum.",
     )
-    return _assemble(w, n, m, boundary)
+    return assemble(layer)
+
+
+def assemble(layer: Conv) -> scipy.sparse.csr_matrix:
+    """The sparse matrix of a validated layer (no budget check)."""
+    w = layer.weight
+    d, g = layer.d, layer.groups
+    co, ci = layer.group_out, layer.group_in
+    n_out, n_in = math.prod(layer.fwd_out), math.prod(layer.fwd_in)
+    big = max(layer.fwd_cout * n_out, layer.fwd_cin * n_in)
+    index = np.int64 if big >= 2**31 - 1 else np.int32
+    reads = [[_reads(layer, dim, a) for a in range(k)] for dim, k in enumerate(layer.kernel)]
+    out_strides = [math.prod(layer.fwd_out[i + 1 :]) for i in range(d)]
+    in_strides = [math.prod(layer.fwd_in[i + 1 :]) for i in range(d)]
+    # channel offsets of the rows and columns of every (group, out, in) weight entry
+    grp = np.arange(g)[:, None, None]
+    chan_o = ((grp * co + np.arange(co)[None, :, None]) * n_out).astype(index)
+    chan_i = ((grp * ci + np.arange(ci)[None, None, :]) * n_in).astype(index)
+    chan_o = np.broadcast_to(chan_o, (g, co, ci)).reshape(-1, 1)
+    chan_i = np.broadcast_to(chan_i, (g, co, ci)).reshape(-1, 1)
+    wg = w.reshape(g * co * ci, *layer.kernel)
+    rows, cols, data = [], [], []
+    for tap in np.ndindex(*layer.kernel):
+        out_pos = np.zeros(1, dtype=index)
+        in_pos = np.zeros(1, dtype=index)
+        for dim, a in enumerate(tap):
+            p, q = reads[dim][a]
+            out_pos = (out_pos[:, None] + p[None, :] * out_strides[dim]).ravel()
+            in_pos = (in_pos[:, None] + q[None, :] * in_strides[dim]).ravel()
+        if out_pos.size == 0:
+            continue
+        shape = (g * co * ci, out_pos.size)
+        rows.append(np.broadcast_to(chan_o + out_pos.astype(index), shape).ravel())
+        cols.append(np.broadcast_to(chan_i + in_pos.astype(index), shape).ravel())
+        data.append(np.broadcast_to(wg[(slice(None), *tap)][:, None], shape).ravel())
+    fwd_shape = (layer.fwd_cout * n_out, layer.fwd_cin * n_in)
+    if rows:
+        coo = scipy.sparse.coo_matrix(
+            (np.concatenate(data), (np.concatenate(rows), np.concatenate(cols))), shape=fwd_shape
+        )
+    else:
+        coo = scipy.sparse.coo_matrix(fwd_shape)
+    matrix = coo.tocsr()
+    # a transposed layer is the adjoint of its canonical forward map
+    return matrix.T.tocsr() if layer.transposed else matrix
 
 
 def _assemble(w: np.ndarray, n: int, m: int, boundary: str) -> scipy.sparse.csr_matrix:
-    cout, cin, kh, kw = w.shape
-    nm = n * m
-    index = np.int64 if max(cout, cin) * nm >= 2**31 - 1 else np.int32
-    row_taps, col_taps = _taps(kh, n, boundary), _taps(kw, m, boundary)
-    rows, cols, data = [], [], []
-    chan_o = (np.arange(cout, dtype=index) * nm)[:, None, None]
-    chan_i = (np.arange(cin, dtype=index) * nm)[None, :, None]
-    for a, (pr, sr) in enumerate(row_taps):
-        for b, (pc, sc) in enumerate(col_taps):
-            out_pos = (pr[:, None] * m + pc[None, :]).ravel().astype(index)
-            in_pos = (sr[:, None] * m + sc[None, :]).ravel().astype(index)
-            shape = (cout, cin, out_pos.size)
-            rows.append(np.broadcast_to(chan_o + out_pos, shape).ravel())
-            cols.append(np.broadcast_to(chan_i + in_pos, shape).ravel())
-            data.append(np.broadcast_to(w[:, :, a, b][:, :, None], shape).ravel())
-    coo = scipy.sparse.coo_matrix(
-        (np.concatenate(data), (np.concatenate(rows), np.concatenate(cols))),
-        shape=(cout * nm, cin * nm),
-    )
-    return coo.tocsr()
+    """The sparse matrix of a plain 2-D 'same' layer (validated weights)."""
+    return assemble(Conv.build(w, (n, m), boundary=boundary))
 
 
 def dense_singular_values(

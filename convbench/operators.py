@@ -36,8 +36,9 @@ import scipy.linalg
 import scipy.sparse
 import scipy.sparse.linalg
 
-from .budget import check_memory
-from .explicit import BOUNDARIES, _assemble
+from .budget import check_memory, nonzeros
+from .explicit import BOUNDARIES, assemble
+from .layer import Conv, as_layer
 from .svd import sort_descending
 from .weights import as_oihw, as_shape, check_fits
 
@@ -45,8 +46,10 @@ __all__ = [
     "DENSE_SMALLEST_LIMIT",
     "SHIFT_INVERT_LIMIT",
     "ConvOperator",
+    "LayerOperator",
     "conv_operator",
     "golub_kahan_top",
+    "layer_top_values",
     "smallest_singular_values",
     "top_singular_values",
 ]
@@ -380,30 +383,38 @@ def _svds_largest(
 
 def smallest_singular_values(
     weight: Any,
-    shape: int | tuple[int, int],
+    shape: Any,
     k: int = 1,
     boundary: str = "zero",
     layout: str = "oihw",
     *,
+    stride: Any = 1,
+    dilation: Any = 1,
+    groups: Any = 1,
+    padding: Any = None,
+    output_padding: Any = 0,
+    transposed: bool = False,
     memory_budget: int | float | str | None = None,
 ) -> np.ndarray:
-    """The ``k`` smallest singular values (of the ``min(cout, cin)*n*m`` ones), ascending.
+    """The ``k`` smallest singular values (of the layer's ``min(rows, cols)``), ascending.
 
     Dense SVD at small sizes, shift-invert Lanczos with a sparse LU factorisation up to
     :data:`SHIFT_INVERT_LIMIT` unknowns; see the module docstring for the limits.
 
     Parameters
     ----------
-    weight : array_like
-        Real 4-D weights in ``layout``.
+    weight : array_like or Conv
+        Real weights in ``layout``, or a validated layer.
     shape : int or tuple of int
-        Input size ``n`` or ``(n, m)``.
+        Input size.
     k : int
         How many values.
-    boundary : {"zero", "periodic"}
+    boundary : {"periodic", "zero"}
         Boundary condition.
     layout : {"oihw", "hwio"}
         Weight layout.
+    stride, dilation, groups, padding, output_padding, transposed
+        The layer, as for :func:`convbench.singular_values`.
     memory_budget : int, float, str, optional
         Memory budget (see :mod:`convbench.budget`).
 
@@ -418,12 +429,19 @@ def smallest_singular_values(
         If the operator is too large for the shift-invert route, or if it is
         numerically singular (the LU factorisation fails).
     """
-    _check_boundary(boundary)
-    w = as_oihw(weight, layout)
-    n, m = as_shape(shape)
-    check_fits(w, n, m)
-    cout, cin, kh, kw = w.shape
-    rows, cols = cout * n * m, cin * n * m
+    layer = as_layer(
+        weight,
+        shape,
+        layout=layout,
+        stride=stride,
+        dilation=dilation,
+        groups=groups,
+        padding=padding,
+        output_padding=output_padding,
+        transposed=transposed,
+        boundary=boundary,
+    )
+    rows, cols = layer.rows, layer.cols
     small = min(rows, cols)
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
         raise TypeError(f"k must be a positive integer; got {k!r}")
@@ -436,25 +454,25 @@ def smallest_singular_values(
             f"the dense {rows}x{cols} matrix for the smallest singular values",
             "Use a smaller input size.",
         )
-        dense = _assemble(w, n, m, boundary).toarray()
+        dense = assemble(layer).toarray()
         values = scipy.linalg.svd(dense, compute_uv=False, overwrite_a=True, check_finite=False)
         return np.sort(values)[:k].copy()
     if small > SHIFT_INVERT_LIMIT:
         raise ValueError(
-            f"the {k} smallest singular values at {n}x{m} with {cout}x{cin} channels "
+            f"the {k} smallest singular values of {layer.describe()} "
             f"({small} unknowns) are beyond the shift-invert limit of {SHIFT_INVERT_LIMIT} "
             "unknowns (sparse LU fill); use a smaller input size"
         )
-    nnz = cout * cin * kh * kw * n * m
-    # LU fill on a 2-D grid: about small**1.5 * min(cout, cin) entries, 16 bytes each
-    fill = 16.0 * min(cout, cin) * small**1.5
+    nnz = nonzeros(layer)
+    # LU fill on a grid: about small**1.5 * min(channels) entries, 16 bytes each
+    fill = 16.0 * min(layer.cout, layer.cin) * small**1.5
     check_memory(
         int(40 * nnz + fill),
         memory_budget,
-        f"the sparse LU factorisation for the smallest singular values at {n}x{m}",
+        f"the sparse LU factorisation for the smallest singular values of {layer.describe()}",
         "Use a smaller input size.",
     )
-    a = _assemble(w, n, m, boundary).tocsc()
+    a = assemble(layer).tocsc()
     if rows != cols:
         a = (a.T @ a).tocsc() if rows > cols else (a @ a.T).tocsc()
     try:
@@ -478,3 +496,106 @@ def smallest_singular_values(
         inverse, k=k, which="LM", return_eigenvectors=False, v0=_start_vector(size, 0)
     )
     return np.sort(1.0 / np.sqrt(np.abs(lam)))
+
+
+class LayerOperator(scipy.sparse.linalg.LinearOperator):
+    """Any validated layer as a matrix-free linear operator.
+
+    One GEMM per kernel tap and group: the tap's output positions gather the input
+    positions ``s*p + dilation*a - before`` they read (wrapped on the torus, the ones
+    inside for zero padding), and the adjoint scatters them back; every tap reads each
+    position at most once, so no accumulation conflicts. A transposed layer applies the
+    adjoint of its canonical forward map. ``matvec`` takes the input flattened as
+    ``(cin, *shape)`` and returns ``(cout, *out_shape)``, as :func:`convbench.unrolled`.
+
+    Parameters
+    ----------
+    layer : Conv
+        The validated layer.
+    """
+
+    def __init__(self, layer: Conv) -> None:
+        from .explicit import _reads
+
+        self.layer = layer
+        g, co, ci = layer.groups, layer.group_out, layer.group_in
+        self._w = layer.weight.reshape(g, co, ci, -1)
+        self._taps = []
+        for t, tap in enumerate(np.ndindex(*layer.kernel)):
+            reads = [_reads(layer, dim, a) for dim, a in enumerate(tap)]
+            if any(p.size == 0 for p, _q in reads):
+                continue
+            self._taps.append(
+                (t, np.ix_(*(p for p, _ in reads)), np.ix_(*(q for _, q in reads)))
+            )
+        super().__init__(dtype=np.float64, shape=(layer.rows, layer.cols))
+
+    def _forward(self, x: np.ndarray) -> np.ndarray:
+        layer = self.layer
+        g, co, ci = layer.groups, layer.group_out, layer.group_in
+        nvec = x.shape[1]
+        xs = np.asarray(x, dtype=np.float64).reshape(g, ci, *layer.fwd_in, nvec)
+        y = np.zeros((g, co, *layer.fwd_out, nvec))
+        for t, out_ix, in_ix in self._taps:
+            part = xs[(slice(None), slice(None), *in_ix)]
+            shape = part.shape
+            prod = np.matmul(self._w[:, :, :, t], part.reshape(g, ci, -1))
+            y[(slice(None), slice(None), *out_ix)] += prod.reshape(g, co, *shape[2:])
+        return y.reshape(-1, nvec)
+
+    def _backward(self, y: np.ndarray) -> np.ndarray:
+        layer = self.layer
+        g, co, ci = layer.groups, layer.group_out, layer.group_in
+        nvec = y.shape[1]
+        ys = np.asarray(y, dtype=np.float64).reshape(g, co, *layer.fwd_out, nvec)
+        x = np.zeros((g, ci, *layer.fwd_in, nvec))
+        for t, out_ix, in_ix in self._taps:
+            part = ys[(slice(None), slice(None), *out_ix)]
+            shape = part.shape
+            prod = np.matmul(self._w[:, :, :, t].transpose(0, 2, 1), part.reshape(g, co, -1))
+            x[(slice(None), slice(None), *in_ix)] += prod.reshape(g, ci, *shape[2:])
+        return x.reshape(-1, nvec)
+
+    def _matmat(self, x: np.ndarray) -> np.ndarray:
+        return self._backward(x) if self.layer.transposed else self._forward(x)
+
+    def _rmatmat(self, y: np.ndarray) -> np.ndarray:
+        return self._forward(y) if self.layer.transposed else self._backward(y)
+
+    def _matvec(self, x: np.ndarray) -> np.ndarray:
+        return self._matmat(np.asarray(x).reshape(-1, 1)).ravel()
+
+    def _rmatvec(self, y: np.ndarray) -> np.ndarray:
+        return self._rmatmat(np.asarray(y).reshape(-1, 1)).ravel()
+
+    def _adjoint(self) -> scipy.sparse.linalg.LinearOperator:
+        return scipy.sparse.linalg.LinearOperator(
+            dtype=np.float64,
+            shape=(self.shape[1], self.shape[0]),
+            matvec=self._rmatvec,
+            rmatvec=self._matvec,
+            matmat=self._rmatmat,
+            rmatmat=self._matmat,
+        )
+
+
+def layer_top_values(
+    layer: Conv, k: int = 1, *, rtol: float = 1e-9, maxiter: int = 500
+) -> np.ndarray:
+    """The ``k`` largest singular values of a validated layer, matrix-free.
+
+    The plain 2-D layer uses :func:`top_singular_values` (im2col operator, start vector
+    from the symbol's maximiser); every other layer :class:`LayerOperator` with a
+    random start.
+    """
+    if layer.is_plain:
+        return top_singular_values(
+            layer.weight, layer.shape, k, layer.boundary, rtol=rtol, maxiter=maxiter
+        )
+    op = LayerOperator(layer)
+    k = _check_k(k, op)
+    v0 = _start_vector(op.shape[1], 0)
+    if k == 1:
+        value, _steps = golub_kahan_top(op, v0, rtol=rtol, maxiter=maxiter)
+        return np.array([value])
+    return _svds_largest(op, k, tol=rtol, v0=v0)

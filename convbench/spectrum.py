@@ -1,4 +1,4 @@
-"""``singular_values``: one entry point over every path."""
+"""``singular_values``: validate the layer, look the method up, check memory, run."""
 
 from __future__ import annotations
 
@@ -7,43 +7,51 @@ from typing import Any
 
 import numpy as np
 
-from .budget import check_memory, estimate_bytes, matrix_free
-from .explicit import BOUNDARIES, _assemble, dense_singular_values, sparse_top_k
-from .fast import check_threads, fast_singular_values
-from .svd import block_singular_values
-from .symbols import SYMBOL_METHODS, fft_symbol, fftw_symbol, lfa_symbol
-from .weights import as_oihw, as_shape, check_fits
+from . import registry
+from .budget import check_memory
+from .fast import check_threads
+from .layer import as_layer
 
 __all__ = ["METHODS", "singular_values"]
 
-#: Every method accepted by :func:`singular_values`.
-METHODS = (*SYMBOL_METHODS, "explicit", "fast")
+#: Every method accepted by :func:`singular_values` (see :mod:`convbench.registry`).
+METHODS = registry.METHODS
 
 
 def singular_values(
     weight: Any,
-    shape: int | tuple[int, int],
+    shape: Any,
     method: str = "lfa",
     boundary: str = "periodic",
     layout: str = "oihw",
     *,
+    stride: Any = 1,
+    dilation: Any = 1,
+    groups: Any = 1,
+    padding: Any = None,
+    output_padding: Any = 0,
+    transposed: bool = False,
     top_k: int | None = None,
     threads: int | None = None,
     planner_effort: str = "FFTW_ESTIMATE",
     memory_budget: int | float | str | None = None,
     precision: str = "double",
 ) -> np.ndarray:
-    """All (or the ``top_k`` largest) singular values of a 2-D multi-channel convolution.
+    """All (or the ``top_k`` largest) singular values of a convolutional layer.
 
-    The operator is PyTorch's ``Conv2d(cin, cout, (kh, kw), padding='same', bias=False)``
-    on an ``n x m`` input, with periodic (``padding_mode='circular'``) or zero boundary.
+    The operator is exactly PyTorch's ``torch.nn.functional.conv1d/2d/3d`` (or
+    ``conv_transpose1d/2d/3d`` with ``transposed=True``) with the bias off, on an input
+    of spatial size ``shape``: with its own zero padding (``boundary="zero"``) or on the
+    torus (``boundary="periodic"``: circular padding, then the strided convolution).
 
     Parameters
     ----------
-    weight : array_like
-        Real 4-D weights in ``layout``.
+    weight : array_like or Conv
+        Real weights in ``layout``, 1 to 3 spatial dimensions: ``(cout, cin/groups,
+        *kernel)`` (transposed: ``(cin, cout/groups, *kernel)``) for ``"oihw"``, or a
+        layer from :func:`convbench.as_layer` (the layer arguments are then its own).
     shape : int or tuple of int
-        Input size ``n`` (square) or ``(n, m)``.
+        Input size: an int or one entry per spatial dimension.
     method : {"lfa", "fft", "fftw", "explicit", "fast"}
         ``lfa``: the symbol by summation over the stencil, then batched SVD.
         ``fft``: numpy FFT of the zero-padded kernel, then batched SVD.
@@ -53,12 +61,26 @@ def singular_values(
         ``budget.MATRIX_FREE_NNZ`` nonzeros ``top_k`` runs Lanczos on the matrix-free
         operator of :mod:`convbench.operators` (e.g. 256 x 256 with 64 channels).
         ``fast``: the same periodic spectrum built for speed (half the frequency plane,
-        closed forms and batched Jacobi for small blocks, certified Gram eigenvalues
-        for larger ones, a thread pool over frequency chunks); see :mod:`convbench.fast`.
+        closed forms and compiled kernels, a thread pool); see :mod:`convbench.fast`.
+        The methods are declared in :mod:`convbench.registry`.
     boundary : {"periodic", "zero"}
-        Boundary condition; the Fourier methods are periodic by construction.
+        Torus or zero padding; only ``explicit`` computes ``"zero"``.
     layout : {"oihw", "hwio"}
-        Weight layout: PyTorch ``(cout, cin, kh, kw)`` or TensorFlow ``(kh, kw, cin, cout)``.
+        Weight layout: PyTorch, or TensorFlow/Keras (kernel axes first, then
+        ``(cin/groups, cout)``).
+    stride, dilation : int or tuple of int
+        Per spatial dimension. With ``boundary="periodic"`` the stride must divide
+        ``shape``.
+    groups : int
+        Channel groups (``groups = channels``: depthwise); must divide the channels.
+    padding : "same", "valid", int, tuple of int, or tuple of (before, after)
+        Zero padding. Default ``"same"`` (PyTorch's split of ``dilation*(k-1)``, for any
+        stride); transposed layers: an int or tuple, default 0. On the torus padding
+        only shifts the input and does not change the spectrum.
+    output_padding : int or tuple of int
+        Transposed layers, as PyTorch's (smaller than the stride or the dilation).
+    transposed : bool
+        ``conv_transpose`` (the adjoint of the forward layer with the same weight).
     top_k : int, optional
         Return only the ``top_k`` largest singular values.
     threads : int, optional
@@ -77,8 +99,9 @@ def singular_values(
     Returns
     -------
     numpy.ndarray
-        1-D float64 array sorted descending, of length ``n*m*min(cout, cin)``
-        (or ``top_k``).
+        1-D float64 array sorted descending: every singular value of the operator's
+        matrix, ``min(cout*prod(out_shape), cin*prod(shape))`` of them with exact zeros
+        included (or ``top_k``).
 
     Raises
     ------
@@ -87,68 +110,42 @@ def singular_values(
     convbench.BudgetError
         If the estimated memory exceeds the budget (raised before allocating).
     """
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}; got {method!r}")
-    if boundary not in BOUNDARIES:
-        raise ValueError(f"boundary must be one of {BOUNDARIES}; got {boundary!r}")
-    if method != "explicit" and boundary != "periodic":
-        raise ValueError(
-            f"method={method!r} is periodic by construction; use method='explicit' "
-            f"for boundary={boundary!r}"
-        )
+    chosen = registry.get(method)
+    layer = as_layer(
+        weight,
+        shape,
+        layout=layout,
+        stride=stride,
+        dilation=dilation,
+        groups=groups,
+        padding=padding,
+        output_padding=output_padding,
+        transposed=transposed,
+        boundary=boundary,
+    )
+    if layer.boundary != boundary and weight is layer:
+        layer = layer.with_boundary(boundary)
     if precision not in ("double", "single"):
         raise ValueError(f"precision must be 'double' or 'single'; got {precision!r}")
-    if precision != "double" and method != "fast":
-        raise ValueError(f"precision={precision!r} is offered by method='fast' only")
-    w = as_oihw(weight, layout)
-    n, m = as_shape(shape)
-    check_fits(w, n, m)
-    cout, cin, kh, kw = w.shape
-    total = n * m * min(cout, cin)
-    top_k = _check_top_k(top_k, total)
-
-    needed = estimate_bytes(
-        method, cout, cin, n, m, kh, kw, top_k=top_k, boundary=boundary, precision=precision
-    )
-    advice = (
-        "Use a smaller input size or convbench.summarize for streamed statistics."
-        if method != "explicit"
-        else "Ask for top_k=k largest values (sparse Lanczos), use a smaller input size, "
-        "or a Fourier method for the periodic spectrum."
-    )
+    chosen.check(layer, precision)
+    top_k = _check_top_k(top_k, layer.n_values)
+    if "threads" in chosen.options:
+        threads = check_threads(threads) if threads is not None else None
+    need = chosen.estimate(layer, top_k=top_k, precision=precision).nbytes
     check_memory(
-        needed,
+        need,
         memory_budget,
-        f"method={method!r} at {n}x{m} with {cout}x{cin} channels"
+        f"method={method!r} for {layer.describe()}"
         + ("" if top_k is None else f" and top_k={top_k}"),
-        advice,
+        chosen.advice,
     )
-
-    if method == "fast":
-        threads = check_threads(threads)
-        return fast_singular_values(
-            w, n, m, threads=threads, top_k=top_k, precision=precision
-        )
-
-    if method == "explicit":
-        if top_k is not None and matrix_free(cout, cin, n, m, kh, kw):
-            # the sparse matrix would be large: Lanczos on the matrix-free operator
-            from .operators import top_singular_values
-
-            return top_singular_values(w, (n, m), top_k, boundary)
-        operator = _assemble(w, n, m, boundary)
-        if top_k is None:
-            return dense_singular_values(operator, memory_budget=memory_budget)
-        return sparse_top_k(operator, top_k)
-
-    if method == "lfa":
-        blocks = lfa_symbol(w, n, m)
-    elif method == "fft":
-        blocks = fft_symbol(w, n, m)
-    else:
-        blocks = fftw_symbol(w, n, m, threads=threads, planner_effort=planner_effort)
-    values = block_singular_values(blocks)
-    return values if top_k is None else values[:top_k].copy()
+    options = {
+        "threads": threads,
+        "planner_effort": planner_effort,
+        "memory_budget": memory_budget,
+        "precision": precision,
+    }
+    return chosen.run(layer, top_k, options)
 
 
 def _check_top_k(top_k: Any, total: int) -> int | None:

@@ -1,20 +1,26 @@
-"""The transform step: the Fourier symbol of a periodic convolution.
+"""The transform step: the Fourier symbol of a periodic convolution, in one place.
 
-For every frequency ``(t1, t2) = (2*pi*j/n, 2*pi*l/m)`` the symbol is the
-``cout x cin`` matrix
+For a forward, stride-1 layer the symbol at frequency ``t = 2*pi*j/n`` (per dimension)
+is the ``cout x cin`` matrix
 
-    B(t1, t2) = sum_{a,b} W[:, :, a, b] * exp(i*(t1*(a - ph) + t2*(b - pw)))
+    B(t) = sum_a W[:, :, a] * exp(i <t, dilation*a - before>)
 
-with ``ph = (kh - 1) // 2`` and ``pw = (kw - 1) // 2``. All three paths return exactly
-this array, of shape ``(n, m, cout, cin)``; they differ in how they compute it and in
-the memory layout of the result:
+(``before`` the padding before, ``(k-1)//2`` for a 3x3 'same' layer). Strided layers
+are split into polyphase components (:meth:`convbench.layer.Conv.polyphase`): each
+frequency of the coarse grid ``n/s`` gives one ``cout x (cin*prod(s))`` block, and
+groups give one block per group. Every path, the bound, the zero-padding models and the
+operators' start vector evaluate the symbol through :func:`symbol_at` or the grid
+functions below.
+
+The paper's three transform paths compute the same array on the grid, in the memory
+layout each naturally produces:
 
 ``lfa``
-    Local Fourier Analysis: direct summation over the kernel stencil as two tensor
-    contractions (one per spatial axis), written C-contiguous in ``(n, m, cout, cin)``.
+    Local Fourier Analysis: direct summation over the stencil as one tensor
+    contraction per spatial axis, written C-contiguous in ``(*grid, [groups,] rows, cols)``.
 ``fft``
     numpy's FFT of the zero-padded kernel (Sedghi, Gupta & Long, 2019), transformed
-    in the kernel's own ``(cout, cin, n, m)`` order; the result is a strided view.
+    in the kernel's own ``(rows, cols, *grid)`` order; the result is a strided view.
 ``fftw``
     The same transform through pyFFTW, with an explicit planner effort and thread
     count. :class:`FFTWPlan` separates planning from execution.
@@ -22,23 +28,29 @@ the memory layout of the result:
 
 from __future__ import annotations
 
+import dataclasses
 import os
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from .budget import check_memory, estimate_bytes
-from .weights import as_oihw, as_shape, check_fits
+from .layer import Conv, Polyphase, as_layer
 
 __all__ = [
+    "PLANNER_EFFORTS",
     "SYMBOL_METHODS",
     "FFTWPlan",
     "default_threads",
+    "fft_blocks",
     "fft_symbol",
     "fftw_symbol",
+    "grid_blocks",
+    "lfa_blocks",
     "lfa_symbol",
     "padded_kernel",
     "symbol",
+    "symbol_at",
 ]
 
 SYMBOL_METHODS = ("lfa", "fft", "fftw")
@@ -53,28 +65,157 @@ def default_threads() -> int:
         return os.cpu_count() or 1
 
 
+# ---------------------------------------------------------------------------------------
+# the one evaluator
+
+
+def grid_phases(offsets: np.ndarray, n: int, rows: np.ndarray | None = None) -> np.ndarray:
+    """``E[j, b] = exp(2*pi*i*j*offsets[b]/n)`` for ``j`` in ``rows`` (default all ``n``).
+
+    ``j*offset`` is reduced modulo ``n`` in integers, so the angle stays exact for large
+    ``n``.
+    """
+    j = np.arange(n) if rows is None else np.asarray(rows)
+    return np.exp(2j * np.pi * (np.outer(j, offsets) % n) / n)
+
+
+def _contract(kernel: np.ndarray, phases: Sequence[np.ndarray]) -> np.ndarray:
+    """``out[j1..jd, g, r, c] = sum_b kernel[g, r, c, b] prod_i phases[i][j_i, b_i]``.
+
+    One contraction per spatial axis, the last first; the first axis is one GEMM that
+    writes the result C-contiguous.
+    """
+    d = kernel.ndim - 3
+    head = kernel.shape[:3]
+    x = np.moveaxis(kernel, tuple(range(3, 3 + d)), tuple(range(d)))  # (k1..kd, g, r, c)
+    for i in range(d - 1, 0, -1):
+        # x: (k1..k_{i+1}, N_{i+2}.., g, r, c) -> contract k_{i+1} (axis i)
+        x = np.moveaxis(np.tensordot(phases[i], x, axes=([1], [i])), 0, i)
+    e1 = phases[0]
+    out = e1 @ x.reshape(x.shape[0], -1)
+    lens = tuple(p.shape[0] for p in phases)
+    return out.reshape(*lens, *head)
+
+
+def symbol_at(poly: Polyphase, freqs: Sequence[Any]) -> np.ndarray:
+    """The symbol at arbitrary frequencies, on the tensor grid ``freqs[0] x freqs[1] ...``.
+
+    Parameters
+    ----------
+    poly : Polyphase
+        The layer's periodic reduction (:meth:`convbench.layer.Conv.polyphase`).
+    freqs : sequence of array_like
+        One 1-D array of angles per spatial dimension.
+
+    Returns
+    -------
+    numpy.ndarray
+        complex128 ``(*lens, groups, rows, cols)`` blocks of the canonical forward map.
+    """
+    if len(freqs) != len(poly.taps):
+        raise ValueError(f"need {len(poly.taps)} frequency arrays; got {len(freqs)}")
+    phases = [
+        np.exp(1j * np.outer(np.asarray(t, dtype=np.float64).ravel(), np.arange(k) + o))
+        for t, k, o in zip(freqs, poly.taps, poly.origin, strict=True)
+    ]
+    return _contract(poly.kernel, phases)
+
+
+def lfa_blocks(poly: Polyphase) -> np.ndarray:
+    """The symbol on the whole grid by summation over the stencil (LFA).
+
+    Returns a C-contiguous complex128 ``(*grid, groups, rows, cols)`` array.
+    """
+    phases = [
+        grid_phases(np.arange(k) + o, n)
+        for k, o, n in zip(poly.taps, poly.origin, poly.grid, strict=True)
+    ]
+    return _contract(poly.kernel, phases)
+
+
+def _tap_positions(poly: Polyphase) -> tuple[np.ndarray, ...]:
+    """Where tap ``b`` goes in the padded kernel: ``-(b + origin) mod n`` (the flip turns
+    the DFT's ``exp(-i t x)`` into the symbol's ``exp(+i t x)``)."""
+    return tuple(
+        (-(np.arange(k) + o)) % n for k, o, n in zip(poly.taps, poly.origin, poly.grid, strict=True)
+    )
+
+
+def padded_poly(poly: Polyphase, dtype: Any = np.float64) -> np.ndarray:
+    """The reduced kernel zero-padded to ``(groups, rows, cols, *grid)``."""
+    out = np.zeros((*poly.kernel.shape[:3], *poly.grid), dtype=dtype)
+    out[(Ellipsis, *np.ix_(*_tap_positions(poly)))] = poly.kernel
+    return out
+
+
+def fft_blocks(poly: Polyphase) -> np.ndarray:
+    """The symbol on the grid by numpy's FFT of the padded kernel.
+
+    Returns the ``(*grid, groups, rows, cols)`` view of the ``(groups, rows, cols,
+    *grid)`` transform, the memory layout this path naturally produces.
+    """
+    d = len(poly.grid)
+    axes = tuple(range(3, 3 + d))
+    spectrum = np.fft.fftn(padded_poly(poly), axes=axes)
+    return np.moveaxis(spectrum, axes, tuple(range(d)))
+
+
+def grid_blocks(
+    layer: Conv,
+    method: str = "lfa",
+    *,
+    threads: int | None = None,
+    planner_effort: str = "FFTW_ESTIMATE",
+) -> np.ndarray:
+    """The periodic symbol of a validated layer on its grid, ``(*grid, groups, rows, cols)``.
+
+    These are the blocks of the canonical forward map; their singular values are the
+    layer's periodic spectrum (transposed or not).
+    """
+    poly = layer.polyphase()
+    if method == "lfa":
+        return lfa_blocks(poly)
+    if method == "fft":
+        return fft_blocks(poly)
+    if method == "fftw":
+        return FFTWPlan(layer, threads=threads, planner_effort=planner_effort)(layer.weight)
+    raise ValueError(f"method must be one of {SYMBOL_METHODS}; got {method!r}")
+
+
+# ---------------------------------------------------------------------------------------
+# the public transform
+
+
 def symbol(
     weight: Any,
-    shape: int | tuple[int, int],
+    shape: Any,
     method: str = "lfa",
     layout: str = "oihw",
     *,
+    stride: Any = 1,
+    dilation: Any = 1,
+    groups: Any = 1,
+    padding: Any = None,
+    output_padding: Any = 0,
+    transposed: bool = False,
     threads: int | None = None,
     planner_effort: str = "FFTW_ESTIMATE",
     memory_budget: int | float | str | None = None,
 ) -> np.ndarray:
-    """Complex symbol blocks of the periodic convolution, shape ``(n, m, cout, cin)``.
+    """Complex symbol blocks of the periodic layer on its frequency grid.
 
     Parameters
     ----------
-    weight : array_like
-        Real 4-D weights in ``layout``.
+    weight : array_like or Conv
+        Real weights in ``layout`` (1 to 3 spatial dimensions), or a validated layer.
     shape : int or tuple of int
-        Input size ``n`` or ``(n, m)``.
+        Input size.
     method : {"lfa", "fft", "fftw"}
         How the symbol is computed (see the module docstring).
     layout : {"oihw", "hwio"}
         Weight layout.
+    stride, dilation, groups, padding, output_padding, transposed
+        The layer, as for :func:`convbench.singular_values`.
     threads : int, optional
         FFTW threads (``fftw`` only; default: all cores).
     planner_effort : str
@@ -85,38 +226,58 @@ def symbol(
     Returns
     -------
     numpy.ndarray
-        complex128 array ``B[j, l] = B(2*pi*j/n, 2*pi*l/m)``. For ``fft`` and ``fftw``
-        it is a transposed (non-contiguous) view of the transform's output.
+        complex128 blocks indexed by the frequency ``2*pi*j/grid`` with
+        ``grid = shape / stride`` (transposed layers: ``shape``):
+
+        - ``(*grid, cout, cin*prod(stride))`` for ``groups == 1``, the input channels
+          ordered ``(channel, phase_1, ..., phase_d)``;
+        - ``(*grid, groups, cout/groups, (cin/groups)*prod(stride))`` for ``groups > 1``.
+
+        For a transposed layer the blocks are those of the layer itself, the conjugate
+        transposes of its forward adjoint's: ``((cout/groups)*prod(stride), cin/groups)``.
+        For a plain stride-1 2-D layer this is ``(n, m, cout, cin)``. For ``fft`` and
+        ``fftw`` it is a transposed (non-contiguous) view of the transform's output.
     """
+    from .budget import check_memory, estimate_bytes
+
     if method not in SYMBOL_METHODS:
         raise ValueError(f"method must be one of {SYMBOL_METHODS} for symbol(); got {method!r}")
-    w = as_oihw(weight, layout)
-    n, m = as_shape(shape)
-    check_fits(w, n, m)
-    cout, cin, kh, kw = w.shape
-    needed = estimate_bytes(method, cout, cin, n, m, kh, kw)
+    layer = as_layer(
+        weight,
+        shape,
+        layout=layout,
+        stride=stride,
+        dilation=dilation,
+        groups=groups,
+        padding=padding,
+        output_padding=output_padding,
+        transposed=transposed,
+        boundary="periodic",
+    )
     check_memory(
-        needed,
+        estimate_bytes(method, layer),
         memory_budget,
-        f"the {method} symbol at {n}x{m} with {cout}x{cin} channels",
+        f"the {method} symbol of {layer.describe()}",
         "Use a smaller input size, or convbench.summarize for streamed statistics.",
     )
-    if method == "lfa":
-        return lfa_symbol(w, n, m)
-    if method == "fft":
-        return fft_symbol(w, n, m)
-    return fftw_symbol(w, n, m, threads=threads, planner_effort=planner_effort)
+    blocks = grid_blocks(layer, method, threads=threads, planner_effort=planner_effort)
+    if layer.transposed:
+        blocks = np.conj(np.swapaxes(blocks, -1, -2))
+    if layer.groups == 1:
+        blocks = blocks[..., 0, :, :]
+    return blocks
 
 
-def _phases(k: int, n: int) -> np.ndarray:
-    """``E[j, a] = exp(2*pi*i*j*(a - (k-1)//2)/n)`` for ``j < n``, ``a < k``."""
-    offsets = np.arange(k) - (k - 1) // 2
-    # reduce j*offset modulo n in integers so the angle stays exact for large n
-    return np.exp(2j * np.pi * (np.outer(np.arange(n), offsets) % n) / n)
+# ---------------------------------------------------------------------------------------
+# the paper's plain 2-D layer (validated (cout, cin, kh, kw) weights, 'same' padding)
+
+
+def _plain(w: np.ndarray, n: int, m: int) -> Conv:
+    return Conv.build(w, (n, m), boundary="periodic")
 
 
 def lfa_symbol(w: np.ndarray, n: int, m: int) -> np.ndarray:
-    """LFA symbol by summation over the stencil, as two contractions (validated input).
+    """LFA symbol of a plain 2-D layer, C-contiguous ``(n, m, cout, cin)``.
 
     Parameters
     ----------
@@ -124,57 +285,37 @@ def lfa_symbol(w: np.ndarray, n: int, m: int) -> np.ndarray:
         float64 weights ``(cout, cin, kh, kw)``.
     n, m : int
         Input size.
-
-    Returns
-    -------
-    numpy.ndarray
-        C-contiguous complex128 ``(n, m, cout, cin)``.
     """
-    cout, cin, kh, kw = w.shape
-    e1 = _phases(kh, n)  # (n, kh)
-    e2 = _phases(kw, m)  # (m, kw)
-    # contraction over b: T[a, l, o, i] = sum_b W[o, i, a, b] * e2[l, b]
-    t = np.einsum("oiab,lb->aloi", w, e2, optimize=True)
-    # contraction over a: B[j, (l, o, i)] = sum_a e1[j, a] * T[a, (l, o, i)]
-    b = e1 @ t.reshape(kh, m * cout * cin)
-    return b.reshape(n, m, cout, cin)
+    return lfa_blocks(_plain(w, n, m).polyphase())[:, :, 0]
 
 
 def padded_kernel(w: np.ndarray, n: int, m: int, dtype: Any = np.float64) -> np.ndarray:
-    """The kernel zero-padded to ``(cout, cin, n, m)`` so that its DFT is the symbol.
+    """The plain kernel zero-padded to ``(cout, cin, n, m)`` so that its DFT is the symbol.
 
     Tap ``(a, b)`` is stored at ``((ph - a) mod n, (pw - b) mod m)``: the flip turns the
     DFT's ``exp(-i t x)`` into the symbol's ``exp(+i t (a - ph))``, the shift centres it.
     """
-    cout, cin, kh, kw = w.shape
-    out = np.zeros((cout, cin, n, m), dtype=dtype)
-    rows = ((kh - 1) // 2 - np.arange(kh)) % n
-    cols = ((kw - 1) // 2 - np.arange(kw)) % m
-    out[:, :, rows[:, None], cols[None, :]] = w
-    return out
+    return padded_poly(_plain(w, n, m).polyphase(), dtype)[0]
 
 
 def fft_symbol(w: np.ndarray, n: int, m: int) -> np.ndarray:
-    """Symbol by numpy's 2-D FFT of the zero-padded kernel (validated input).
-
-    Returns the ``(n, m, cout, cin)`` transposed view of the ``(cout, cin, n, m)``
-    transform, the memory layout this path naturally produces.
-    """
-    return np.fft.fft2(padded_kernel(w, n, m), axes=(2, 3)).transpose(2, 3, 0, 1)
+    """Symbol of a plain 2-D layer by numpy's FFT, the ``(n, m, cout, cin)`` view."""
+    return fft_blocks(_plain(w, n, m).polyphase())[:, :, 0]
 
 
 class FFTWPlan:
-    """A pyFFTW plan for the symbol of ``(cout, cin, kh, kw)`` kernels at ``n x m``.
+    """A pyFFTW plan for the symbol of one layer geometry.
 
     Planning happens in the constructor, execution in :meth:`__call__`, so the two can
     be timed apart. The plan owns aligned input and output buffers and is reused.
 
     Parameters
     ----------
-    weight_shape : tuple of int
-        ``(cout, cin, kh, kw)``.
-    shape : int or tuple of int
-        Input size ``n`` or ``(n, m)``.
+    layer : Conv or tuple of int
+        A validated layer (its weights may be replaced at each call), or the weight
+        shape ``(cout, cin, kh, kw)`` of a plain 2-D layer, with ``shape``.
+    shape : int or tuple of int, optional
+        Input size ``n`` or ``(n, m)`` of the plain layer (with a weight shape only).
     threads : int, optional
         FFTW threads (default: all cores).
     planner_effort : str
@@ -183,8 +324,8 @@ class FFTWPlan:
 
     def __init__(
         self,
-        weight_shape: tuple[int, int, int, int],
-        shape: int | tuple[int, int],
+        layer: Conv | tuple[int, ...],
+        shape: Any = None,
         threads: int | None = None,
         planner_effort: str = "FFTW_ESTIMATE",
     ) -> None:
@@ -197,39 +338,53 @@ class FFTWPlan:
         threads = default_threads() if threads is None else threads
         if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
             raise ValueError(f"threads must be a positive integer; got {threads!r}")
-        if len(weight_shape) != 4:
-            raise ValueError(f"weight_shape must be (cout, cin, kh, kw); got {weight_shape}")
-        self.n, self.m = as_shape(shape)
-        self.weight_shape = tuple(int(s) for s in weight_shape)
+        self._plain = not isinstance(layer, Conv)
+        if not isinstance(layer, Conv):
+            weight_shape = tuple(int(s) for s in layer)
+            if len(weight_shape) != 4:
+                raise ValueError(f"weight_shape must be (cout, cin, kh, kw); got {layer}")
+            if shape is None:
+                raise TypeError("FFTWPlan needs the input shape with a weight shape")
+            layer = as_layer(np.ones(weight_shape), shape, boundary="periodic")
+        elif layer.boundary != "periodic":
+            layer = layer.with_boundary("periodic")
+        self.layer = layer
+        self.n, self.m = (*layer.grid, 1)[:2]
+        self.weight_shape = tuple(layer.weight.shape)
         self.threads = int(threads)
         self.planner_effort = planner_effort
-        cout, cin = self.weight_shape[:2]
-        full = (cout, cin, self.n, self.m)
+        poly = layer.polyphase()
+        self._positions = np.ix_(*_tap_positions(poly))
+        full = (*poly.kernel.shape[:3], *poly.grid)
+        d = len(poly.grid)
+        self._axes = tuple(range(3, 3 + d))
         self._in = pyfftw.empty_aligned(full, dtype="complex128")
         self._out = pyfftw.empty_aligned(full, dtype="complex128")
         self._fftw = pyfftw.FFTW(
             self._in,
             self._out,
-            axes=(2, 3),
+            axes=self._axes,
             direction="FFTW_FORWARD",
             flags=(planner_effort,),
             threads=self.threads,
         )
 
     def __call__(self, w: np.ndarray) -> np.ndarray:
-        """Execute the plan on validated ``oihw`` float64 weights; returns a view.
+        """Execute the plan on validated float64 weights of the planned shape.
 
-        The returned array aliases the plan's output buffer: the next call overwrites it.
+        Returns a view: ``(n, m, cout, cin)`` for a plan made from a weight shape, else
+        ``(*grid, groups, rows, cols)``. It aliases the plan's output buffer: the next
+        call overwrites it.
         """
         if w.shape != self.weight_shape:
             raise ValueError(f"plan made for weights {self.weight_shape}; got {w.shape}")
+        layer = self.layer if w is self.layer.weight else dataclasses.replace(self.layer, weight=w)
         self._in[...] = 0
-        _cout, _cin, kh, kw = w.shape
-        rows = ((kh - 1) // 2 - np.arange(kh)) % self.n
-        cols = ((kw - 1) // 2 - np.arange(kw)) % self.m
-        self._in[:, :, rows[:, None], cols[None, :]] = w
+        self._in[(Ellipsis, *self._positions)] = layer.polyphase().kernel
         self._fftw()
-        return self._out.transpose(2, 3, 0, 1)
+        d = len(self._axes)
+        out = np.moveaxis(self._out, self._axes, tuple(range(d)))
+        return out[:, :, 0] if self._plain else out
 
 
 def fftw_symbol(
@@ -239,5 +394,5 @@ def fftw_symbol(
     threads: int | None = None,
     planner_effort: str = "FFTW_ESTIMATE",
 ) -> np.ndarray:
-    """Symbol through pyFFTW (validated input); plans, executes, returns a view."""
+    """Symbol of a plain 2-D layer through pyFFTW; plans, executes, returns a view."""
     return FFTWPlan(w.shape, (n, m), threads=threads, planner_effort=planner_effort)(w)

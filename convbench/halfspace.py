@@ -1,0 +1,116 @@
+"""The ``fast`` path for every layer: reduce it, then use half of the frequency space.
+
+A periodic layer of any kind is a union of stride-1 dense convolutions on a coarse grid
+(:meth:`convbench.layer.Conv.polyphase`: one per group, the stride's phases as extra
+input channels). So:
+
+* an ungrouped 1-D or 2-D layer is handed to the compiled 2-D fast path
+  (:func:`convbench.fast.fast_singular_values`) with its polyphase kernel (a 1-D layer
+  is a 2-D one of width 1); the centring of that kernel multiplies each block by a
+  unimodular scalar, which does not change its singular values;
+* every other layer (groups, 3-D) takes the half-space route here: real weights give
+  ``B(-t) = conj(B(t))``, so only the last axis' frequencies ``0 .. N/2`` are evaluated
+  (the two self-conjugate slices ``0`` and ``N/2`` whole, once; every other slice counts
+  twice), chunk by chunk through the one symbol evaluator
+  (:func:`convbench.symbols.lfa_blocks`' contraction), with all groups in one batch.
+  Blocks with one row or column (depthwise layers) need no SVD: their singular value is
+  the block's 2-norm (the symbol's modulus for a 1x1 block). Wider blocks use the fast
+  path's certified factorizers (:func:`convbench.fast.block_values`).
+"""
+
+from __future__ import annotations
+
+import math
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from .fast import block_values, check_threads, fast_singular_values
+from .layer import Conv
+from .symbols import _contract, grid_phases
+
+__all__ = ["layer_fast_values"]
+
+# complex block entries per chunk of the half space
+_CHUNK_ENTRIES = 1 << 18
+
+
+def layer_fast_values(
+    layer: Conv,
+    *,
+    threads: int | None = None,
+    precision: str = "double",
+    top_k: int | None = None,
+) -> np.ndarray:
+    """The periodic spectrum of any validated layer by the fast path, descending."""
+    threads = check_threads(threads)
+    if layer.is_plain:
+        n, m = layer.shape
+        return fast_singular_values(
+            layer.weight, n, m, threads=threads, precision=precision, top_k=top_k
+        )
+    poly = layer.polyphase()
+    if poly.groups == 1 and layer.d <= 2 and min(poly.block) > 1:
+        kernel = poly.kernel[0]
+        grid = poly.grid
+        if layer.d == 1:
+            kernel, grid = kernel[..., None], (*grid, 1)
+        return fast_singular_values(
+            kernel, *grid, threads=threads, precision=precision, top_k=top_k
+        )
+    values = _half_space(poly.kernel, poly.origin, poly.grid, threads, precision)
+    return values if top_k is None else values[:top_k].copy()
+
+
+def _half_space(
+    kernel: np.ndarray,
+    origin: tuple[int, ...],
+    grid: tuple[int, ...],
+    threads: int,
+    precision: str,
+) -> np.ndarray:
+    """Singular values of every block ``B(2*pi*j/grid)`` of a polyphase kernel
+    ``(groups, r, c, *taps)``, from half of the frequency space, descending."""
+    real = np.float64 if precision == "double" else np.float32
+    cplx = np.complex128 if precision == "double" else np.complex64
+    g, r, c = kernel.shape[:3]
+    taps = kernel.shape[3:]
+    last = grid[-1]
+    # orient every block tall (r >= c): singular values are those of the transpose
+    if r < c:
+        kernel = kernel.swapaxes(1, 2)
+        r, c = c, r
+    kernel = np.ascontiguousarray(kernel)
+    head = [grid_phases(np.arange(k) + o, n).astype(cplx) for k, o, n in
+            zip(taps[:-1], origin[:-1], grid[:-1], strict=True)]
+    offsets_last = np.arange(taps[-1]) + origin[-1]
+    edges = [0] if last % 2 or last == 1 else [0, last // 2]
+    interior = [j for j in range(1, last // 2 + 1) if j not in edges]
+    per_slice = max(1, math.prod(grid[:-1]) * g * r * c)
+    step = max(1, _CHUNK_ENTRIES // per_slice)
+    jobs: list[tuple[np.ndarray, bool]] = [(np.array(edges), True)]
+    jobs += [
+        (np.array(interior[i : i + step]), False) for i in range(0, len(interior), step)
+    ]
+    jobs = [(cols, once) for cols, once in jobs if cols.size]
+
+    def work(job: tuple[np.ndarray, bool]) -> tuple[np.ndarray, bool]:
+        cols, once = job
+        phases = [*head, grid_phases(offsets_last, last, cols).astype(cplx)]
+        blocks = _contract(kernel.astype(real), phases).reshape(-1, r, c)
+        if c == 1:
+            vals = np.linalg.norm(blocks, axis=1) if r > 1 else np.abs(blocks).reshape(-1, 1)
+        else:
+            vals = block_values(blocks, False, precision)
+        return np.asarray(vals, dtype=real).ravel(), once
+
+    if threads > 1 and len(jobs) > 1:
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            results = list(pool.map(work, jobs))
+    else:
+        results = [work(job) for job in jobs]
+    singles = [v for v, once in results if once]
+    doubles = [v for v, once in results if not once]
+    full = np.concatenate([*singles, *doubles, *doubles])
+    full.sort()
+    return full[::-1].copy()
