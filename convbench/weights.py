@@ -1,8 +1,8 @@
-"""Weight tensors: validation, layouts and seeded generators.
+"""Weight tensors: layouts and seeded generators.
 
-Every public entry point of convbench passes its ``weight`` and ``shape`` through
-:func:`as_oihw` and :func:`as_shape` first, so that bad input is refused with a clear
-message before anything large is allocated.
+Layers are validated once by :func:`convbench.layer.as_layer`; :func:`as_oihw` and
+:func:`as_shape` validate the plain 2-D weights and sizes of the few functions that take
+nothing else.
 """
 
 from __future__ import annotations
@@ -121,24 +121,44 @@ def check_fits(weight: np.ndarray, n: int, m: int, name: str = "weight") -> None
         )
 
 
+def _kernel(kernel: Any) -> tuple[int, ...]:
+    """``k`` (a 2-D ``k x k`` kernel) or a tuple of 1 to 3 positive sizes."""
+    if isinstance(kernel, (tuple, list)) and len(kernel) in (1, 3):
+        out = []
+        for k in kernel:
+            if isinstance(k, bool) or not isinstance(k, (numbers.Integral, np.integer)):
+                raise TypeError(f"kernel entries must be integers; got {k!r}")
+            if k <= 0:
+                raise ValueError(f"kernel entries must be positive; got {k}")
+            out.append(int(k))
+        return tuple(out)
+    if isinstance(kernel, (tuple, list)) and len(kernel) not in (1, 2, 3):
+        raise ValueError(f"kernel must have 1 to 3 sizes; got {tuple(kernel)!r}")
+    return as_shape(kernel, "kernel")
+
+
 def pytorch_default(
     cout: int,
     cin: int,
-    kernel: int | tuple[int, int] = 3,
+    kernel: int | tuple[int, ...] = 3,
     seed: int | None = 0,
     layout: str = "oihw",
 ) -> np.ndarray:
     """Random weights as PyTorch's default ``Conv2d`` initialisation draws them.
 
     PyTorch uses Kaiming-uniform with ``a = sqrt(5)``, which amounts to
-    ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))`` with ``fan_in = cin * kh * kw``.
+    ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))`` with ``fan_in = cin * prod(kernel)``. For a
+    grouped layer pass ``cin/groups`` as ``cin``; for a transposed layer PyTorch's
+    ``ConvTranspose`` weight is ``(cin, cout/groups, *kernel)`` with ``fan_in`` taken
+    from its second axis, so pass ``(cin, cout/groups)`` as ``(cout, cin)``.
 
     Parameters
     ----------
     cout, cin : int
         Output and input channels.
     kernel : int or tuple of int
-        Kernel size ``k`` or ``(kh, kw)``.
+        Kernel size: ``k`` (a 2-D ``k x k`` kernel), or one size per spatial dimension
+        (1 to 3 of them).
     seed : int or None
         Seed for :func:`numpy.random.default_rng`.
     layout : {"oihw", "hwio"}
@@ -149,17 +169,17 @@ def pytorch_default(
     numpy.ndarray
         float64 weights in the requested layout.
     """
-    kh, kw = as_shape(kernel, "kernel")
+    ks = _kernel(kernel)
     cout, cin = _channels(cout, cin)
-    bound = 1.0 / math.sqrt(cin * kh * kw)
-    w = np.random.default_rng(seed).uniform(-bound, bound, size=(cout, cin, kh, kw))
+    bound = 1.0 / math.sqrt(cin * math.prod(ks))
+    w = np.random.default_rng(seed).uniform(-bound, bound, size=(cout, cin, *ks))
     return _to_layout(w, layout)
 
 
 def he_normal(
     cout: int,
     cin: int,
-    kernel: int | tuple[int, int] = 3,
+    kernel: int | tuple[int, ...] = 3,
     seed: int | None = 0,
     layout: str = "oihw",
 ) -> np.ndarray:
@@ -167,10 +187,10 @@ def he_normal(
 
     Parameters are as for :func:`pytorch_default`.
     """
-    kh, kw = as_shape(kernel, "kernel")
+    ks = _kernel(kernel)
     cout, cin = _channels(cout, cin)
-    std = math.sqrt(2.0 / (cin * kh * kw))
-    w = np.random.default_rng(seed).normal(0.0, std, size=(cout, cin, kh, kw))
+    std = math.sqrt(2.0 / (cin * math.prod(ks)))
+    w = np.random.default_rng(seed).normal(0.0, std, size=(cout, cin, *ks))
     return _to_layout(w, layout)
 
 
@@ -186,4 +206,5 @@ def _channels(cout: Any, cin: Any) -> tuple[int, int]:
 def _to_layout(w: np.ndarray, layout: str) -> np.ndarray:
     if layout not in LAYOUTS:
         raise ValueError(f"layout must be one of {LAYOUTS}; got {layout!r}")
-    return w if layout == "oihw" else np.ascontiguousarray(w.transpose(2, 3, 1, 0))
+    d = w.ndim - 2
+    return w if layout == "oihw" else np.ascontiguousarray(w.transpose(*range(2, 2 + d), 1, 0))
