@@ -72,8 +72,10 @@ __all__ = [
     "Tracked",
     "check",
     "feasible",
+    "feasible_layer",
     "limit_threads",
     "predicted",
+    "predicted_layer",
     "resolve_threads",
     "thread_info",
     "weights",
@@ -216,6 +218,29 @@ def predicted(
         return budget.estimate_seconds(
             method, c, c, n, n, KERNEL, KERNEL, top_k=top_k, boundary=boundary, stage=stage
         )
+    except ValueError:
+        return 0.0
+
+
+def feasible_layer(
+    method: str,
+    layer: Any,
+    *,
+    top_k: int | None = None,
+    max_seconds: float | None = None,
+) -> str | None:
+    """:func:`feasible` for any layer: a :class:`convbench.Conv` (its own boundary)."""
+    limit = MAX_SECONDS if max_seconds is None else max_seconds
+    try:
+        return budget.feasibility(method, layer, top_k=top_k, max_seconds=limit)
+    except ValueError as exc:
+        return f"no prediction from convbench.budget: {exc}"
+
+
+def predicted_layer(method: str, layer: Any, *, top_k: int | None = None) -> float:
+    """:func:`predicted` for any layer (a :class:`convbench.Conv`); 0 if unknown."""
+    try:
+        return budget.estimate_seconds(method, layer, top_k=top_k)
     except ValueError:
         return 0.0
 

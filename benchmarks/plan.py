@@ -134,6 +134,33 @@ def coverage_table(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def kind_table(report: dict[str, Any]) -> str:
+    """Markdown table of the layer-kind benchmarks: rows kind and input points, columns
+    path; ``x`` runs at every channel count, ``~`` at some, ``.`` at none."""
+    lines = []
+    for qualname, entry in report.items():
+        cells = entry["cells"]
+        if not cells or not {"kind", "path", "points"} <= set(cells[0][0]):
+            continue
+        runs: dict[tuple[Any, Any, Any], list[bool]] = defaultdict(list)
+        for params, reason, _cost in cells:
+            runs[(params["kind"], params["points"], params["path"])].append(reason is None)
+        kinds = list(dict.fromkeys(p["kind"] for p, _, _ in cells))
+        points = sorted({p["points"] for p, _, _ in cells})
+        paths = list(dict.fromkeys(p["path"] for p, _, _ in cells))
+        lines.append(f"\n**{qualname}** (" + ", ".join(entry["methods"]) + ")\n")
+        lines.append("| kind, points \\ path | " + " | ".join(paths) + " |")
+        lines.append("|---|" + "---|" * len(paths))
+        for kind in kinds:
+            for pts in points:
+                marks = []
+                for path in paths:
+                    ok = runs.get((kind, pts, path), [])
+                    marks.append("x" if ok and all(ok) else "~" if any(ok) else ".")
+                lines.append(f"| {kind}, {pts} | " + " | ".join(marks) + " |")
+    return "\n".join(lines)
+
+
 def skip_reasons(report: dict[str, Any], limit: int = 3) -> str:
     """A few skip reasons per benchmark (the first, in grid order)."""
     lines = []
@@ -177,6 +204,7 @@ def main(argv: list[str] | None = None) -> int:
         f"memory budget {format_bytes(memory_budget())}"
     )
     print(coverage_table(report))
+    print(kind_table(report))
     if args.reasons:
         print("\n" + skip_reasons(report))
     print("\npredicted duration per benchmark (s):")

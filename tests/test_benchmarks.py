@@ -25,7 +25,7 @@ os.environ.update(
 from benchmarks import common, plan
 
 CLASSES = plan.benchmark_classes()
-SIZE_PARAMS = ("n", "channels")
+SIZE_PARAMS = ("n", "channels", "points")
 
 
 def smallest_cells(cls: type) -> list[tuple]:

@@ -1,0 +1,156 @@
+"""Layer kinds: :func:`convbench.singular_values` for the layers real networks have.
+
+The other benchmarks time the paper's plain layer (2-D, stride 1, 'same' padding). This
+one times every path on the other kinds of :class:`convbench.Conv`, each against the
+plain layer of the same size and channels:
+
+========== ==========================================================================
+kind       the layer (``channels`` in and out, kernel ``k`` per dimension, 'same')
+========== ==========================================================================
+stride1    Conv2d, the plain layer (the reference row)
+stride2    Conv2d, stride 2 (polyphase: ``c x 4c`` blocks on the ``n/2`` grid)
+depthwise  Conv2d, ``groups = channels`` (one scalar symbol per channel)
+dilation2  Conv2d, dilation 2
+1d         Conv1d
+3d         Conv3d
+========== ==========================================================================
+
+``points`` is the number of input points per channel, a power of 2 that is a square
+and a cube: 64, 4096 and 262144, i.e. 64, 4096 and 262144 for 1-D inputs, 8x8, 64x64
+and 512x512 for 2-D and 4x4x4, 16x16x16 and 64x64x64 for 3-D, so a row compares
+layers with the same number of singular values (a strided layer has a quarter of them).
+``path`` is every method of the library (periodic boundary; ``explicit``: the dense
+SVD), plus ``explicit_zero_top1``: ``sigma_max`` of the zero-padded layer
+(``method="explicit", boundary="zero", top_k=1``; Lanczos, matrix-free above
+``convbench.budget.MATRIX_FREE_NNZ`` nonzeros). Channels 4 and 16; the kernel is
+``CONVBENCH_BENCH_KERNEL`` (default 3) along every dimension.
+
+The skip rule is the suite's: :func:`convbench.budget.feasibility` for the layer itself
+(memory budget and ``MAX_SECONDS``), and a layer the library refuses (a kernel larger
+than the input) is skipped with the library's message. One thread
+(``CONVBENCH_BENCH_THREADS``) for BLAS, FFTW and the ``fast`` pool.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+import convbench
+
+from .common import (
+    KERNEL,
+    PATHS,
+    SEED,
+    Case,
+    feasible_layer,
+    predicted_layer,
+)
+
+#: The layer kinds, as :func:`convbench.as_layer` options: dimension, stride, dilation,
+#: and whether the layer is depthwise.
+KINDS: dict[str, dict[str, Any]] = {
+    "stride1": {"d": 2},
+    "stride2": {"d": 2, "stride": 2},
+    "depthwise": {"d": 2, "depthwise": True},
+    "dilation2": {"d": 2, "dilation": 2},
+    "1d": {"d": 1},
+    "3d": {"d": 3},
+}
+#: Input points per channel: 2**6, 2**12, 2**18 (each a square and a cube).
+POINTS = (64, 4096, 262144)
+LAYER_CHANNELS = (4, 16)
+#: ``sigma_max`` of the zero-padded layer, next to the library's paths.
+ZERO_TOP1 = "explicit_zero_top1"
+LAYER_PATHS = (*PATHS, ZERO_TOP1)
+
+
+def side(points: int, d: int) -> int:
+    """The input side ``n`` with ``n**d == points``."""
+    n = round(points ** (1.0 / d))
+    if n**d != points:
+        raise ValueError(f"{points} input points are not a {d}-th power")
+    return n
+
+
+def layer_weights(kind: str, c: int, kernel: int = KERNEL) -> np.ndarray:
+    """PyTorch's default initialisation for the kind's weight, fixed seed.
+
+    ``(c, c/groups, k, ..., k)`` drawn as :func:`convbench.pytorch_default` draws a 2-D
+    weight (it is that array for the dense 2-D kinds).
+    """
+    spec = KINDS[kind]
+    per_group = 1 if spec.get("depthwise") else c
+    shape = (c, per_group, *(kernel,) * spec["d"])
+    bound = 1.0 / math.sqrt(per_group * kernel ** spec["d"])
+    return np.random.default_rng(SEED).uniform(-bound, bound, size=shape)
+
+
+def layer_of(kind: str, path: str, points: int, c: int, kernel: int = KERNEL) -> Any:
+    """The validated layer of one cell (:class:`convbench.Conv`, its boundary set)."""
+    spec = KINDS[kind]
+    d = spec["d"]
+    return convbench.as_layer(
+        layer_weights(kind, c, kernel),
+        (side(points, d),) * d,
+        stride=spec.get("stride", 1),
+        dilation=spec.get("dilation", 1),
+        groups=c if spec.get("depthwise") else 1,
+        boundary="zero" if path == ZERO_TOP1 else "periodic",
+    )
+
+
+def _method(path: str) -> tuple[str, int | None]:
+    return ("explicit", 1) if path == ZERO_TOP1 else (path, None)
+
+
+class TimeLayerKinds(Case):
+    """Seconds for the singular values of one layer kind (``explicit_zero_top1``: the
+    largest one of the zero-padded layer)."""
+
+    params = (list(KINDS), list(LAYER_PATHS), list(POINTS), list(LAYER_CHANNELS))
+    param_names = ("kind", "path", "points", "channels")
+
+    def skip_reason(self, kind: str, path: str, points: int, c: int) -> str | None:
+        try:
+            layer = layer_of(kind, path, points, c)
+        except ValueError as exc:
+            return f"{kind} at {points} points, c={c}: {exc}"
+        method, top_k = _method(path)
+        return feasible_layer(method, layer, top_k=top_k)
+
+    def predict(self, kind: str, path: str, points: int, c: int) -> tuple[float, float]:
+        method, top_k = _method(path)
+        try:
+            layer = layer_of(kind, path, points, c)
+        except ValueError:
+            return 0.0, 0.0
+        return 0.0, predicted_layer(method, layer, top_k=top_k)
+
+    def prepare(self, kind: str, path: str, points: int, c: int) -> None:
+        self.layer = layer_of(kind, path, points, c)
+        self.method, self.top_k = _method(path)
+        # imports, JIT compilation, FFTW's first plan and LAPACK loading happen here, on
+        # the same kind of layer at the smallest size, not in the timing
+        for points_ in sorted(POINTS):
+            try:
+                tiny = layer_of(kind, path, points_, 2)
+            except ValueError:  # the kernel does not fit this size
+                continue
+            convbench.singular_values(
+                tiny, tiny.shape, method=self.method, boundary=tiny.boundary,
+                top_k=self.top_k, threads=1,
+            )
+            break
+
+    def time_singular_values(self, kind: str, path: str, points: int, c: int) -> None:
+        convbench.singular_values(
+            self.layer,
+            self.layer.shape,
+            method=self.method,
+            boundary=self.layer.boundary,
+            top_k=self.top_k,
+            threads=self.threads,
+        )
