@@ -4,30 +4,42 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv test lint bench bench-quick bench-plan bench-machine compare publish figures spectra targets clean
+.PHONY: help venv test lint site-tools bench bench-quick bench-plan bench-machine compare continuous publish preview figures spectra targets clean
 
-# asv: results go to results/<MACHINE>/ (set MACHINE to name this machine's results).
-MACHINE ?= $(shell hostname -s 2>/dev/null || hostname)
+# asv: results go to results/<MACHINE>/. MACHINE names this machine; the default is its
+# host name, the name a plain `asv run` looks up. The description asv records with it
+# (make bench-machine) takes MACHINE_OS, MACHINE_ARCH, MACHINE_CPU, MACHINE_NUM_CPU and
+# MACHINE_RAM where they are set, stable defaults where they are not.
+MACHINE ?= $(shell $(PYTHON) -c 'import platform; print(platform.node())' 2>/dev/null || hostname)
 ASV := $(PY) -m asv
 # the smallest grid, for smoke passes (make bench-quick)
 QUICK_GRID := CONVBENCH_BENCH_N=32,64 CONVBENCH_BENCH_CHANNELS=1,4 CONVBENCH_BENCH_BOUNDARY_N=4,8
 FACTOR ?= 1.1
+BASE ?= main
+PORT ?= 8080
 
 help:
-	@echo "make test         run the tests (creates .venv on first use)"
-	@echo "make bench        run the default asv suite on the current commit, save to results/"
-	@echo "make bench-quick  fast smoke pass of the suite (results not saved)"
-	@echo "make bench-plan   coverage table and predicted duration of make bench"
-	@echo "make compare BASE=<commit> HEAD=<commit>  asv continuous between two commits"
-	@echo "make publish      build the asv HTML site"
-	@echo "make figures      execute the notebooks, write notebooks/figures/"
-	@echo "make spectra      compute the stored spectra the boundary notebook reads (slow)"
-	@echo "make targets      the fast path's speed-ups and summarize memory (~10 min)"
+	@echo "make venv           create .venv with the library, the suite and the tools"
+	@echo "make test           run the tests, the browser test of the asv site included"
+	@echo "make bench-machine  describe this machine to asv (stable values; MACHINE=<name>)"
+	@echo "make bench          run the default asv suite on HEAD, save to results/MACHINE/"
+	@echo "make bench-quick    every benchmark once on the smallest grid (nothing saved)"
+	@echo "make bench-plan     coverage table, skip reasons, predicted duration of make bench"
+	@echo "make compare        the changes between two runs: OLD=<commit> NEW=<commit>"
+	@echo "                    (default: the last two runs of MACHINE on main)"
+	@echo "make continuous     asv continuous: run BASE (default main) and HEAD now, compare"
+	@echo "make publish        the asv site in .asv/html, working offline"
+	@echo "make preview        serve the site on http://127.0.0.1:PORT/ (default 8080)"
+	@echo "make figures        execute the notebooks, write notebooks/figures/"
+	@echo "make spectra        compute the stored spectra the boundary notebook reads (slow)"
+	@echo "make targets        the fast path's speed-ups and summarize memory (~10 min)"
 
+# setuptools announces every editable install ("Editable installation. Please be careful
+# with folders ..."); that notice is filtered, every other warning of the install shows.
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[dev]"
+	PYTHONWARNINGS="ignore:Editable installation" $(PY) -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -35,53 +47,90 @@ venv: $(STAMP)
 lint: $(STAMP)
 	$(PY) -m ruff check .
 
-test: $(STAMP) lint
+# npm (the site's libraries), Chromium and ChromeDriver (the site's browser test), from
+# Debian's packages where missing; nothing to do when they are there.
+site-tools:
+	@bash scripts/install_site_tools.sh
+
+test: $(STAMP) lint site-tools
 	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) -m pytest
 	$(QUICK_GRID) $(ASV) check --python=same
 
-# Register this machine with asv without questions (asv keeps it in ~/.asv-machine.json).
+# Describe this machine to asv (~/.asv-machine.json) with values that do not change
+# between boots (scripts/bench_machine.py): kernel major.minor, memory in whole GiB.
 bench-machine: $(STAMP)
-	$(ASV) machine --yes --machine $(MACHINE)
+	@$(PY) scripts/bench_machine.py --machine "$(MACHINE)" \
+	  $(if $(MACHINE_OS),--os "$(MACHINE_OS)") $(if $(MACHINE_ARCH),--arch "$(MACHINE_ARCH)") \
+	  $(if $(MACHINE_CPU),--cpu "$(MACHINE_CPU)") \
+	  $(if $(MACHINE_NUM_CPU),--num-cpu "$(MACHINE_NUM_CPU)") \
+	  $(if $(MACHINE_RAM),--ram "$(MACHINE_RAM)")
 
-# The default suite on the current commit, in .venv, saved to results/$(MACHINE)/.
-# Refuses to run with uncommitted changes to the code it measures (results are filed
-# under the commit hash). An earlier result file of the same commit is never
-# overwritten: it is renamed to *.json.superseded-<UTC time> (which asv ignores).
+# The default suite on HEAD, saved to results/$(MACHINE)/. It runs exactly as a plain
+# `asv run` does: in the environment asv.conf.json describes (a virtualenv under
+# .asv/env, the commit built and installed into it), so both land on the same lines.
+# The benchmarks come from the working tree: uncommitted changes to benchmarks/ or
+# asv.conf.json are refused (results are filed under the commit hash). An earlier result
+# file of the same commit is never overwritten: it is renamed to
+# *.json.superseded-<UTC time> (which asv ignores).
 bench: bench-machine
 	@if [ -z "$(ALLOW_DIRTY)" ] && \
-	  [ -n "$$(git status --porcelain -- convbench benchmarks asv.conf.json pyproject.toml)" ]; then \
-	  echo "make bench: uncommitted changes in convbench/, benchmarks/, asv.conf.json or pyproject.toml;"; \
+	  [ -n "$$(git status --porcelain -- benchmarks asv.conf.json)" ]; then \
+	  echo "make bench: uncommitted changes in benchmarks/ or asv.conf.json;"; \
 	  echo "commit them first (results are filed under the commit hash), or set ALLOW_DIRTY=1."; \
 	  exit 1; fi
+	@if [ -n "$$(git status --porcelain -- convbench pyproject.toml)" ]; then \
+	  echo "make bench: note: uncommitted changes in convbench/ or pyproject.toml are not"; \
+	  echo "measured; asv builds the committed HEAD."; fi
 	@short=$$(git rev-parse --short=8 HEAD); stamp=$$(date -u +%Y%m%dT%H%M%SZ); \
 	for f in results/$(MACHINE)/$$short-*.json; do \
 	  if [ -e "$$f" ]; then mv -v "$$f" "$$f.superseded-$$stamp"; fi; done
 	@start=$$(date +%s); \
-	$(ASV) run --python=same --set-commit-hash=$$(git rev-parse HEAD) --machine $(MACHINE) \
-	  --show-stderr $(ASV_ARGS) || exit $$?; \
+	$(ASV) run --machine "$(MACHINE)" --show-stderr $(ASV_ARGS) "$$(git rev-parse HEAD)^!" \
+	  || exit $$?; \
 	echo "make bench: asv run took $$(( $$(date +%s) - start )) s on $(MACHINE)"
 
-# Every benchmark once on the smallest grid; nothing saved.
+# Every benchmark once on the smallest grid, in .venv; nothing saved. asv rewrites
+# results/benchmarks.json with the grid it ran; the committed one is put back.
 bench-quick: bench-machine
-	@start=$$(date +%s); \
+	@start=$$(date +%s); keep=$$(mktemp); cp results/benchmarks.json "$$keep"; \
 	$(QUICK_GRID) $(ASV) run --python=same --quick --dry-run --show-stderr \
-	  --machine $(MACHINE) $(ASV_ARGS) || exit $$?; \
-	echo "make bench-quick: took $$(( $$(date +%s) - start )) s"
+	  --machine "$(MACHINE)" $(ASV_ARGS); status=$$?; \
+	cp "$$keep" results/benchmarks.json; rm -f "$$keep"; \
+	[ $$status -eq 0 ] || exit $$status; \
+	echo "make bench-quick: took $$(( $$(date +%s) - start )) s; nothing saved"; \
+	echo "(a saved run: make bench, or .venv/bin/asv run --bench <regex> HEAD^!)"
 
-# Coverage table and predicted duration of make bench, from the suite's skip rule.
+# Coverage table, skip reasons and predicted duration of make bench, from the suite's
+# skip rule. BENCH=<regex> lists the reason of every skipped cell of those benchmarks.
 bench-plan: $(STAMP)
-	$(PY) -m benchmarks.plan --reasons
+	$(PY) -m benchmarks.plan --reasons $(if $(BENCH),--bench '$(BENCH)')
 
-# asv continuous: builds BASE and HEAD in virtualenvs under .asv/env and compares them.
-compare: bench-machine
-	@if [ -z "$(BASE)" ] || [ -z "$(HEAD)" ]; then \
-	  echo "usage: make compare BASE=<commit> HEAD=<commit> [FACTOR=1.1]"; exit 2; fi
-	$(ASV) continuous --show-stderr --machine $(MACHINE) --factor $(FACTOR) $(ASV_ARGS) \
-	  $(BASE) $(HEAD)
+# The changes between two stored runs of this machine (asv compare; nothing is run):
+# OLD and NEW default to the last two commits of main with results for $(MACHINE).
+compare: $(STAMP)
+	@set -e; old="$(OLD)"; new="$(NEW)"; \
+	if [ -z "$$old" ] || [ -z "$$new" ]; then \
+	  pair=$$($(PY) scripts/history.py --machine "$(MACHINE)" --last 2); \
+	  old=$${old:-$${pair%% *}}; new=$${new:-$${pair##* }}; fi; \
+	echo "make compare: $$old -> $$new on $(MACHINE) (factor $(FACTOR))"; \
+	$(ASV) compare --machine "$(MACHINE)" --factor $(FACTOR) --split --sort ratio \
+	  $(if $(ALL),,--only-changed) $(ASV_ARGS) "$$old" "$$new"
 
-# The asv HTML site from results/ (written to .asv/html; view with: .venv/bin/asv preview).
+# asv continuous: builds BASE and HEAD in the suite's environment, runs both now on this
+# machine and prints what changed by more than FACTOR (before merging a change).
+continuous: bench-machine
+	$(ASV) continuous --show-stderr --machine "$(MACHINE)" --factor $(FACTOR) $(ASV_ARGS) \
+	  $(BASE) $(or $(HEAD),HEAD)
+
+# The asv site (.asv/html) from results/, every script and stylesheet served from the
+# site itself (scripts/asv_site.py: pinned, checksummed libraries from the registries).
 publish: $(STAMP)
-	$(ASV) publish
+	@bash scripts/install_site_tools.sh npm
+	$(PY) scripts/asv_site.py publish
+
+# Serve the published site on 127.0.0.1 (PORT, default 8080) until Ctrl-C.
+preview: $(STAMP)
+	$(PY) scripts/asv_site.py serve --port $(PORT)
 
 # Execute every notebook headless (fresh python3 kernel, cwd notebooks/) on the committed
 # results: writes the executed .ipynb beside each .py source and the figures to
@@ -106,4 +155,4 @@ targets: $(STAMP)
 	$(PY) scripts/fast_targets.py --repeats 7 --json measurements/targets/fast-$$(git rev-parse --short=8 HEAD).json
 
 clean:
-	rm -rf $(VENV) .asv .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .asv .pytest_cache .ruff_cache .hypothesis build/test-artifacts

@@ -5,7 +5,10 @@ Run ``python -m benchmarks.plan`` (``make bench-plan``) to print, for the grid i
 
 * the coverage table: for every benchmark and (n, channels) cell, whether it runs
   (``x``) for all values of its other parameters, for some (``~``), or is skipped (``.``);
-* the reasons of the skips (the library's :func:`convbench.budget.feasibility`);
+* the reasons of the skips (the library's :func:`convbench.budget.feasibility`): a few
+  per benchmark with ``--reasons``, every skipped cell of the benchmarks matching
+  ``--bench REGEX`` (the cells a plain ``asv run`` prints as ``n/a``; ``asv run -e``
+  prints each reason as it skips);
 * the predicted duration of ``asv run``, from :func:`convbench.budget.estimate` and the
   suite's timing attributes (samples per round, rounds), plus a fixed cost per cell.
 
@@ -22,6 +25,7 @@ import inspect
 import itertools
 import os
 import pkgutil
+import re
 import sys
 from collections import defaultdict
 from typing import Any
@@ -78,10 +82,21 @@ def cell_cost(inst: Any, method: str, setup_s: float, call_s: float) -> float:
     return setup_s + call_s + CELL_OVERHEAD_SECONDS
 
 
-def plan() -> dict[str, Any]:
-    """Walk the suite: per class, the cells, their status and predicted cost."""
+def plan(bench: str | None = None) -> dict[str, Any]:
+    """Walk the suite: per class, the cells, their status and predicted cost.
+
+    ``bench`` (a regular expression, searched in ``module.Class`` and in each of its
+    ``module.Class.method`` names, as ``asv run --bench`` does) keeps only the classes
+    it matches.
+    """
     report: dict[str, Any] = {}
+    pattern = re.compile(bench) if bench else None
     for qualname, cls in benchmark_classes():
+        if pattern is not None and not any(
+            pattern.search(name)
+            for name in (qualname, *(f"{qualname}.{m}" for m in methods(cls)))
+        ):
+            continue
         inst = cls()
         names, grid = param_grid(cls)
         total = 0.0
@@ -161,6 +176,18 @@ def kind_table(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def every_skip_reason(report: dict[str, Any]) -> str:
+    """Every skipped cell of the report with its reason, benchmark by benchmark."""
+    lines = []
+    for qualname, entry in report.items():
+        skipped = [(p, r) for p, r, _ in entry["cells"] if r is not None]
+        lines.append(f"{qualname}: {len(skipped)} of {len(entry['cells'])} cells skipped")
+        for params, reason in skipped:
+            cell = ", ".join(f"{k}={v}" for k, v in params.items())
+            lines.append(f"  ({cell}): {reason}")
+    return "\n".join(lines)
+
+
 def skip_reasons(report: dict[str, Any], limit: int = 3) -> str:
     """A few skip reasons per benchmark (the first, in grid order)."""
     lines = []
@@ -190,6 +217,11 @@ def main(argv: list[str] | None = None) -> int:
         "memory available now)",
     )
     parser.add_argument("--reasons", action="store_true", help="print example skip reasons")
+    parser.add_argument(
+        "--bench", metavar="REGEX",
+        help="only the benchmarks matching REGEX (as asv run --bench), with the reason of "
+        "every skipped cell",
+    )
     args = parser.parse_args(argv)
     if args.memory_budget:
         os.environ["CONVBENCH_MEMORY_BUDGET"] = args.memory_budget
@@ -197,7 +229,10 @@ def main(argv: list[str] | None = None) -> int:
     from benchmarks.common import CHANNELS, KERNEL, MAX_SECONDS, N_VALUES
     from convbench.budget import format_bytes, memory_budget
 
-    report = plan()
+    report = plan(args.bench)
+    if not report:
+        print(f"no benchmark matches {args.bench!r}")
+        return 1
     print(
         f"grid: n = {', '.join(map(str, N_VALUES))}; channels = {', '.join(map(str, CHANNELS))}; "
         f"kernel {KERNEL}x{KERNEL}; time limit {MAX_SECONDS:g} s per call; "
@@ -205,7 +240,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(coverage_table(report))
     print(kind_table(report))
-    if args.reasons:
+    if args.bench:
+        print("\n" + every_skip_reason(report))
+    elif args.reasons:
         print("\n" + skip_reasons(report))
     print("\npredicted duration per benchmark (s):")
     total = 0.0
