@@ -142,9 +142,15 @@ def _phases(k: int, idx: np.ndarray, n: int, dtype: type) -> np.ndarray:
 
 
 def _row_chunks(n: int, m: int, per_row: int, chunk_entries: int) -> list[tuple[int, int]]:
-    """Split the rows ``0 .. n-1`` into chunks of about ``chunk_entries`` block entries."""
+    """Split the rows that keep blocks into chunks of about ``chunk_entries`` block entries.
+
+    Those are ``0 .. n-1``, or ``0 .. n//2`` when every column is self-conjugate
+    (``m <= 2``, a 1-D layer's ``(n, 1)`` grid among them): the other rows are their
+    conjugates.
+    """
+    last = n if m > 2 else n // 2 + 1
     rows = max(1, chunk_entries // max(per_row * (m // 2 + 1), 1))
-    return [(j, min(j + rows, n)) for j in range(0, n, rows)]
+    return [(j, min(j + rows, last)) for j in range(0, last, rows)]
 
 
 class _Plan:
