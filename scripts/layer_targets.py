@@ -4,7 +4,8 @@ against the library of an earlier commit, timed interleaved in one run.
 Every timing runs in a worker process with one thread everywhere (OpenBLAS, OpenMP, MKL
 and numba threads 1, ``threads=1``), started with this file's ``--worker`` flag:
 
-* the *current* worker imports the library of this working tree;
+* the *current* worker imports the library of this working tree, or with
+  ``--current <commit>`` that commit's, exported like the base's;
 * the *base* worker (``--base``, default ``93cd84c``, the commit before the layer
   redesign) imports that commit's ``convbench/``, exported once with ``git archive``
   into a cache directory (``~/.cache/convbench/base-<commit>``, or under
@@ -27,6 +28,7 @@ in, the machine, the commit and the library versions go to
 Usage::
 
     python scripts/layer_targets.py                 # both tables, 7 repeats (~10 min)
+    python scripts/layer_targets.py --current HEAD  # the last commit, not the working tree
     python scripts/layer_targets.py --no-base       # the layer table only
     python scripts/layer_targets.py --quick         # tiny sizes, a smoke run
     python scripts/layer_targets.py --table-from measurements/targets/layers-<c>.json
@@ -218,9 +220,9 @@ def _git(*args: str) -> str:
                           text=True).stdout.strip()
 
 
-def base_library(commit: str) -> tuple[str, Path]:
-    """The full hash of ``commit`` and a directory holding its ``convbench/`` (exported
-    once, reused by later runs)."""
+def library(commit: str) -> tuple[str, Path]:
+    """The full hash of ``commit`` and a directory holding its ``convbench/`` in ``src``
+    (exported once, reused by later runs) and its numba cache in ``numba``."""
     full = _git("rev-parse", "--verify", f"{commit}^{{commit}}")
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     where = cache / "convbench" / f"base-{full[:12]}"
@@ -304,15 +306,21 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         "threads": {var: "1" for var in THREAD_VARS} | {"threads": 1},
         "machine": machine(),
         **commit_state(),
+        "working_tree": commit_state(),  # where the script ran
         "layers": layers,
         "plain": plain,
         "order": [],
     }
-    workers = {"current": Worker("current", ROOT, None)}
+    if args.current:  # a committed library, exported like the base
+        full, where = library(args.current)
+        record.update(commit=full, dirty=False)
+        workers = {"current": Worker("current", where / "src", where / "numba")}
+    else:
+        workers = {"current": Worker("current", ROOT, None)}
     try:
         record["versions"] = workers["current"].hello["versions"]
         if plain:
-            full, where = base_library(args.base)
+            full, where = library(args.base)
             record["base"] = {"commit": full}
             workers["base"] = Worker("base", where / "src", where / "numba")
             record["base"]["versions"] = workers["base"].hello["versions"]
@@ -409,6 +417,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="tiny sizes (a smoke run)")
     ap.add_argument("--base", default=BASE, help=f"commit to compare with (default {BASE})")
     ap.add_argument("--no-base", action="store_true", help="skip the plain-layer comparison")
+    ap.add_argument("--current", metavar="COMMIT",
+                    help="measure this commit's library instead of the working tree's "
+                         "(exported like the base: other uncommitted work stays out)")
     ap.add_argument("--out-dir", default=str(ROOT / "measurements" / "targets"),
                     help="where the JSON record goes")
     ap.add_argument("--table-from", metavar="JSON", help="print the tables of a stored record")

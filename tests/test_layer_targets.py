@@ -75,14 +75,21 @@ def test_tiny_run_prints_the_tables_and_keeps_the_samples(tmp_path, capsys, monk
     assert script.main(["--table-from", str(path)]) == 0
     again = capsys.readouterr().out.splitlines()
     assert [line for line in again if line.startswith(("#", "|"))] == tables
-    # a second run never overwrites the first
+    # a second run, of the last commit's library, never overwrites the first
     first = path.read_text()
     monkeypatch.setattr(script, "LAYERS", script.LAYERS[1:])
     monkeypatch.setattr(script, "QUICK_N", [8])
-    assert script.main(["--quick", "--repeats", "1", "--no-base", "--out-dir", str(out_dir)]) == 0
+    assert script.main(["--quick", "--repeats", "1", "--no-base", "--current", "HEAD",
+                        "--out-dir", str(out_dir)]) == 0
     assert path.read_text() == first
-    assert {p.name for p in out_dir.glob("layers-*.json")} == {
-        path.name, path.name.replace(".json", "-2.json")}
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, check=True,
+                          capture_output=True, text=True).stdout.strip()
+    (second,) = set(out_dir.glob("layers-*.json")) - {path}
+    assert second.name == f"layers-{head[:8]}.json" or second.name.startswith(
+        f"layers-{head[:8]}-")
+    record = json.loads(second.read_text())
+    assert record["commit"] == head and record["dirty"] is False
+    assert record["plain"] == [] and "base" not in record
 
 
 def test_table_ratios_come_from_the_medians():
