@@ -1,55 +1,112 @@
 """A certified upper bound on the spectral norm of a convolution, for any input size.
 
-The zero-padded operator on an ``n x m`` input is a compression of the periodic
-operator on any larger grid ``N1 x N2`` with ``N1 >= n + kh - 1`` and
-``N2 >= m + kw - 1`` (embed the input with zeros, keep the first ``n x m`` outputs),
-and the periodic operator's singular values are those of the symbol ``B(theta)`` on
-that grid. Hence, for both boundaries and every input size,
+**Why one number bounds every input size and both boundaries.** Every layer is, up to
+the adjoint, one canonical forward map (:mod:`convbench.layer`)
 
-    sigma_max <= M = max over the torus of ||B(theta)||_2.
+    y[o, p] = sum_{i, a} W[o, i, a] * x[i, s*p + dilation*a - before],
 
-:func:`spectral_norm_bound` bounds ``M`` from above with a certificate, by branch and
-bound over the torus with a second-order margin. Up to a unimodular factor, each entry
-of ``B`` is a trigonometric polynomial whose frequencies along axis ``i`` lie in an
-interval of half-width ``tau_i = (k_i - 1)/2``. Let ``theta*`` be a maximiser and ``u, v``
-the top singular vectors of ``B(theta*)``; ``g(theta) = Re(u^H B(theta) v)`` (suitably
-phased) satisfies ``g <= ||B|| <= M = g(theta*)``, so ``theta*`` is a maximum of the smooth
-``g`` and its gradient vanishes there. Bernstein's inequality bounds the second
-derivatives of ``g`` by ``tau_i tau_j M``, so every point ``theta`` with
-``|theta_i - theta*_i| <= h_i`` has
+from an input of size ``L`` to ``P`` outputs per dimension, block-diagonal over groups.
+With zero padding, embed the input with zeros at ``0 .. L-1`` of a torus of size ``N``,
+a multiple of the stride ``s``, and keep the first ``P`` outputs of the periodic layer
+on that torus. The reads ``s*p + dilation*a - before`` lie in ``[-before,
+s*(P-1) + extent - 1 - before]``. Once ``N >= s*P + extent`` and ``N >= L + before``
+(for a forward layer ``N >= n + total padding + max(extent, s)`` is enough), the ``P``
+outputs are distinct points of the coarse torus ``N/s``, the reads past the input stay
+below ``N``, and the reads before it wrap onto ``[N - before, N)``, outside the input's
+support, where the embedded input is zero. So the zero-padded layer is a compression
+``R T E`` of the periodic layer ``T`` (``E`` an isometric embedding, ``R`` a coordinate
+restriction), and
+``||R T E|| <= ||T||``. The periodic layer's singular values are those of the
+polyphase symbol's blocks (:meth:`convbench.layer.Conv.polyphase`: one stride-1
+kernel per group, the stride's phases as extra input channels)
 
-    ||B(theta)|| >= g(theta) >= M (1 - q),   q = (tau_1 h_1 + tau_2 h_2)^2 / 2.
+    B_g(t) = sum_b K[g, :, :, b] exp(i <t, b + origin>)
+
+sampled at ``t = 2*pi*j/(N/s)``, and the periodic layer of any size is itself such a
+torus. Hence, for both boundaries, every input size the layer accepts, strided,
+dilated, grouped or not, 1-D to 3-D,
+
+    sigma_max <= M = max over groups g and the torus of ||B_g(t)||_2.
+
+A transposed layer is the adjoint of its canonical map and has the same norm. The
+padding does not change ``M``: on the torus it shifts the input, which multiplies
+``B_g(t)`` by a unitary matrix (a phase permutation with unimodular factors) at every
+``t``.
+
+**The branch and bound.** :func:`spectral_norm_bound` bounds ``M`` from above with a
+certificate, over cells of the d-dimensional torus (d = 1, 2, 3) with a second-order
+margin. Up to a unimodular factor, each entry of ``B_g`` is a trigonometric polynomial
+whose frequencies along axis ``i`` lie in an interval of half-width
+``tau_i = (taps_i - 1)/2``, ``taps_i`` the polyphase kernel's tap range along axis ``i``.
+Let ``(g*, t*)`` be a maximiser and ``u, v`` the top singular vectors of ``B_g*(t*)``;
+``f(t) = Re(u^H C(t) v)``, with ``C`` the centred ``B_g*``, satisfies
+``f <= ||B_g*|| <= M = f(t*)``, so ``t*`` is a maximum of the smooth ``f`` and its
+gradient vanishes there. Along any direction ``e``, ``f`` is of exponential type
+``sum_i tau_i |e_i|`` and bounded by ``M``, so Bernstein's inequality bounds its
+second derivative by ``(sum_i tau_i |e_i|)^2 M``, and every point ``t`` with
+``|t_i - t*_i| <= h_i`` has
+
+    max_g ||B_g(t)|| >= f(t) >= M (1 - q),   q = (sum_i tau_i h_i)^2 / 2.
 
 A cell of half-widths ``h`` whose centre value is below ``(1 - q)`` times the best value
-seen cannot hold ``theta*`` and is dropped; the others are split in four, and
-``M <= max over kept cells of ||B(centre)|| / (1 - q)``. Because the margin is quadratic
-in the cell size, a handful of cells survive each level and the bound tightens by a
-factor four per level. The cost is a few thousand ``c x c`` SVDs, independent of ``n``,
-where the exact ``sigma_max`` of a zero-padded layer needs Lanczos on the whole operator
+seen cannot hold ``t*`` and is dropped; the others are split in ``2^d`` (an axis with a
+single tap, where ``||B||`` is constant, is never split), and
+``M <= max over kept cells of max_g ||B_g(centre)|| / (1 - q)``. Because the margin is
+quadratic in the cell size, a handful of cells survive each level and the bound
+tightens by a factor four per level. The cost is some thousands of small SVDs (tens of
+thousands in 3-D), independent of ``n``, where the exact ``sigma_max`` of a zero-padded
+layer needs Lanczos on the whole operator
 (:func:`convbench.operators.top_singular_values`).
+
+Two safeguards keep the search finite when ``||B||`` is (nearly) constant over the
+torus, as for orthogonal convolutions or strided layers whose taps fall in distinct
+phases, where no cell can be told apart from another. First, a coefficient bound:
+``B_g B_g^T`` (the smaller Gram matrix) is a trigonometric polynomial
+``sum_delta C_delta exp(i <t, delta>)`` with ``C_delta = sum_b K_{b+delta} K_b^T``, so
+``M^2 <= max_g lambda_max(C_0) + sum_{delta != 0} ||C_delta||_2``, exact when the
+Gram matrix does not depend on ``t``; it is computed once (with a slack for the
+rounding of the sums) and the search stops as soon as it is within ``rtol`` of the best
+value seen. Second, no level evaluates more than :data:`MAX_CELLS` cells: the search
+then stops with the (still certified, looser) bound of the last level, and
+``upper / lower - 1`` says how loose it is.
 
 The bound is ``M``, not the zero-padded ``sigma_max`` itself: that one is smaller by
 about ``O(1/n^2)`` relative (its top singular vector is confined to the box), and the
-periodic ``sigma_max`` on an ``n x m`` grid is the largest of the ``n*m`` samples of
-``||B||``, also at most ``M``.
+periodic ``sigma_max`` on a given grid is the largest of the samples of ``||B||``, also
+at most ``M``.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from .weights import as_oihw
+from .layer import Conv, Polyphase, _tuple, _weight
+from .symbols import symbol_points
 
-__all__ = ["NormBound", "spectral_norm_bound"]
+__all__ = [
+    "MAX_CELLS",
+    "NormBound",
+    "coefficient_bound",
+    "spectral_norm_bound",
+    "symbol_norms",
+    "torus_layer",
+]
+
+#: Most cells one refinement level evaluates (the first level always runs whole).
+MAX_CELLS = 1 << 16
 
 # symbol entries evaluated at once (complex128: 64 MiB)
 _CHUNK_ENTRIES = 1 << 22
 # relative slack for rounding in the block SVDs (LAPACK is backward stable to ~1e-15)
 _ROUNDING = 1e-12
+# multiply-adds above which the coefficient bound is skipped (a few seconds)
+_COEFFICIENT_WORK = 2e9
+_UNIT = 2.0**-53
 
 
 @dataclass(frozen=True)
@@ -62,71 +119,162 @@ class NormBound:
         Certified upper bound on the spectral norm of the operator (either boundary,
         any input size).
     lower : float
-        The largest ``||B(theta)||_2`` evaluated: a lower bound of the torus supremum.
+        The largest ``||B_g(theta)||_2`` evaluated: a lower bound of the torus supremum.
     evaluations : int
         Number of frequencies at which the symbol's norm was computed.
     theta : tuple of float
-        The frequency ``(t1, t2)`` where ``lower`` was found: a maximiser of
-        ``||B(theta)||`` to within the bound's tolerance.
+        The frequency (one angle in ``[0, 2*pi)`` per spatial dimension; ``(t1, t2)``
+        for a 2-D layer) where ``lower`` was found: a maximiser of ``||B(theta)||`` to
+        within the bound's tolerance.
     """
 
     upper: float
     lower: float
     evaluations: int
-    theta: tuple[float, float] = (0.0, 0.0)
+    theta: tuple[float, ...] = (0.0, 0.0)
 
     def __float__(self) -> float:
         return self.upper
 
 
-def _norms(w: np.ndarray, t1: np.ndarray, t2: np.ndarray) -> np.ndarray:
-    """``||B(t1[i], t2[i])||_2`` at the points ``(t1[i], t2[i])`` (not a grid)."""
-    _cout, _cin, kh, kw = w.shape
-    a = np.arange(kh) - (kh - 1) // 2
-    b = np.arange(kw) - (kw - 1) // 2
-    out = np.empty(t1.size)
-    chunk = max(1, _CHUNK_ENTRIES // (w.shape[0] * w.shape[1]))
-    for s in range(0, t1.size, chunk):
-        e1 = np.exp(1j * np.outer(t1[s : s + chunk], a))  # (P, kh)
-        e2 = np.exp(1j * np.outer(t2[s : s + chunk], b))  # (P, kw)
-        blocks = np.einsum("pa,pb,oiab->poi", e1, e2, w, optimize=True)
-        out[s : s + chunk] = np.linalg.svd(blocks, compute_uv=False)[:, 0]
+def torus_layer(
+    weight: Any,
+    layout: str = "oihw",
+    *,
+    stride: Any = 1,
+    dilation: Any = 1,
+    groups: Any = 1,
+    padding: Any = None,
+    output_padding: Any = 0,
+    transposed: bool = False,
+) -> Conv:
+    """The periodic layer on a torus large enough that no polyphase tap folds.
+
+    Its :meth:`~convbench.layer.Conv.polyphase` kernel is the layer's polyphase symbol
+    for every input size (the coarse grid exceeds the taps' range). A :class:`Conv`
+    ``weight`` gives its own arguments.
+    """
+    if isinstance(weight, Conv):
+        layer = weight
+        w, stride, dilation, groups = layer.weight, layer.stride, layer.dilation, layer.groups
+        padding, output_padding = layer.padding, layer.output_padding
+        transposed = layer.transposed
+    else:
+        w = _weight(weight, layout)
+    d = w.ndim - 2
+    stride_t = _tuple(stride, d, "stride", minimum=1)
+    dil_t = _tuple(dilation, d, "dilation", minimum=1)
+    extent = [dl * (k - 1) + 1 for k, dl in zip(w.shape[2:], dil_t, strict=True)]
+    # coarse grid extent + 2 > the taps' coarse range, which is at most (extent-1)//s + 2
+    coarse = [e + 2 for e in extent]
+    shape = coarse if transposed else [c * s for c, s in zip(coarse, stride_t, strict=True)]
+    return Conv.build(
+        w,
+        tuple(shape),
+        stride=stride_t,
+        dilation=dil_t,
+        groups=groups,
+        padding=padding,
+        output_padding=output_padding,
+        transposed=transposed,
+        boundary="periodic",
+    )
+
+
+def symbol_norms(poly: Polyphase, points: np.ndarray) -> np.ndarray:
+    """``max_g ||B_g(t)||_2`` at the points ``t = points[p]`` (``(P, d)`` angles)."""
+    g, r, c = poly.kernel.shape[:3]
+    out = np.empty(points.shape[0])
+    chunk = max(1, _CHUNK_ENTRIES // (g * r * c))
+    for s in range(0, points.shape[0], chunk):
+        blocks = symbol_points(poly, points[s : s + chunk])  # (P, g, r, c)
+        out[s : s + chunk] = np.linalg.svd(blocks, compute_uv=False)[..., 0].max(axis=1)
     return out
+
+
+def coefficient_bound(poly: Polyphase) -> float:
+    """A bound on ``M^2`` from the Gram polynomial's coefficients (``inf`` if too costly).
+
+    ``max_g lambda_max(C_0) + sum_{delta != 0} ||C_delta||_2`` with
+    ``C_delta = sum_b K_{b+delta} K_b^T`` over the smaller side of the blocks, plus the
+    rounding of the sums: each entry is a sum of at most ``n = cols * taps`` products,
+    in error by at most ``gamma_n`` times the sum of their moduli, and the sum over
+    ``delta`` of those moduli is at most ``(sum_b ||K_b||_F)^2``.
+    """
+    kernel = poly.kernel
+    if kernel.shape[1] > kernel.shape[2]:
+        kernel = kernel.swapaxes(1, 2)
+    g, r, c = kernel.shape[:3]
+    taps = kernel.shape[3:]
+    count = math.prod(taps)
+    if g * r * r * c * count * math.prod(2 * k - 1 for k in taps) > _COEFFICIENT_WORK:
+        return math.inf
+    constant = np.zeros(g)
+    moving = np.zeros(g)
+    for delta in itertools.product(*(range(-(k - 1), k) for k in taps)):
+        hi = tuple(slice(max(0, e), k + min(0, e)) for e, k in zip(delta, taps, strict=True))
+        lo = tuple(slice(max(0, -e), k - max(0, e)) for e, k in zip(delta, taps, strict=True))
+        a = kernel[(slice(None), slice(None), slice(None), *hi)].reshape(g, r, -1)
+        b = kernel[(slice(None), slice(None), slice(None), *lo)].reshape(g, r, -1)
+        coeff = a @ b.transpose(0, 2, 1)  # (g, r, r): C_delta per group
+        if any(delta):
+            moving += np.linalg.svd(coeff, compute_uv=False)[:, 0]
+        else:
+            constant = np.linalg.eigvalsh(coeff)[:, -1]
+    n = c * count
+    gamma = n * _UNIT / (1 - n * _UNIT)
+    tap_norms = np.sqrt(np.sum(kernel.reshape(g, r * c, count) ** 2, axis=1)).sum(axis=1)
+    value = (constant + moving) * (1 + 16 * r * _UNIT) + gamma * tap_norms**2
+    return float(value.max())
 
 
 def spectral_norm_bound(
     weight: Any,
     layout: str = "oihw",
     *,
+    stride: Any = 1,
+    dilation: Any = 1,
+    groups: Any = 1,
+    padding: Any = None,
+    output_padding: Any = 0,
+    transposed: bool = False,
     rtol: float = 1e-9,
     grid: int = 32,
     max_levels: int = 40,
 ) -> NormBound:
-    """Certified upper bound on ``sigma_max`` of the convolution, for any input size.
+    """Certified upper bound on ``sigma_max`` of a convolutional layer, for any input size.
 
-    Valid for ``boundary="zero"`` and ``"periodic"`` and every ``n x m`` input the
-    kernel fits (see the module docstring for the argument).
+    Valid for ``boundary="zero"`` and ``"periodic"`` and every input the layer accepts
+    (see the module docstring for the argument): the maximum over the torus of the
+    polyphase symbol's block norms, the largest over the groups. A transposed layer
+    has the norm of its forward adjoint.
 
     Parameters
     ----------
-    weight : array_like
-        Real 4-D weights in ``layout``.
+    weight : array_like or Conv
+        Real weights in ``layout`` (1 to 3 spatial dimensions), or a validated layer
+        (the layer arguments are then its own; its input size is not used).
     layout : {"oihw", "hwio"}
         Weight layout.
+    stride, dilation, groups, padding, output_padding, transposed
+        The layer, as for :func:`convbench.singular_values`. The padding does not
+        change the bound.
     rtol : float
         Stop once ``upper <= (1 + rtol) * lower``: the bound is then within ``rtol`` of
         the symbol's maximum over the torus.
     grid : int
-        Cells per axis of the first level (at least ``4 * (kh + kw)`` are used).
+        Cells per axis of the first level (at least ``4 * sum(taps)`` are used, the
+        polyphase kernel's tap ranges summed over the axes).
     max_levels : int
-        Most refinement levels; if reached, the (still valid, looser) bound so far is
-        returned.
+        Most refinement levels; if reached, or if the next level would hold more than
+        :data:`MAX_CELLS` cells, the (still valid, looser) bound so far is returned.
 
     Returns
     -------
     NormBound
         ``upper`` (the bound; ``float(result)`` gives it), ``lower`` (the largest
-        ``||B(theta)||`` evaluated) and the number of evaluations.
+        ``||B(theta)||`` evaluated), the number of evaluations and the maximiser
+        ``theta`` (a d-tuple).
 
     Examples
     --------
@@ -135,8 +283,20 @@ def spectral_norm_bound(
     >>> bound = cb.spectral_norm_bound(w).upper
     >>> bound >= cb.singular_values(w, 8, method="explicit", boundary="zero", top_k=1)[0]
     True
+    >>> strided = cb.spectral_norm_bound(w, stride=2).upper
+    >>> strided >= cb.singular_values(w, 9, stride=2, method="explicit", boundary="zero")[0]
+    True
     """
-    w = as_oihw(weight, layout)
+    torus = torus_layer(
+        weight,
+        layout,
+        stride=stride,
+        dilation=dilation,
+        groups=groups,
+        padding=padding,
+        output_padding=output_padding,
+        transposed=transposed,
+    )
     if (
         isinstance(rtol, bool)
         or not isinstance(rtol, (int, float))
@@ -147,38 +307,41 @@ def spectral_norm_bound(
     for name, value in (("grid", grid), ("max_levels", max_levels)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
             raise ValueError(f"{name} must be a positive integer; got {value!r}")
-    _cout, _cin, kh, kw = w.shape
-    tau1, tau2 = (kh - 1) / 2, (kw - 1) / 2
-    g = max(int(grid), 4 * (kh + kw))  # q < 1/2 on the first level
+    poly = torus.polyphase()
+    taps = poly.taps
+    d = len(taps)
+    tau = sum((k - 1) / 2 for k in taps)
+    g = max(int(grid), 4 * sum(taps))  # q < 1/2 on the first level
     half = math.pi / g
     # an axis with a one-tap kernel is one where ||B|| is constant: never split it
-    split1, split2 = tau1 > 0, tau2 > 0
-    c1 = 2 * math.pi * (np.arange(g if split1 else 1) + 0.5) / g
-    c2 = 2 * math.pi * (np.arange(g if split2 else 1) + 0.5) / g
-    t1, t2 = (c.ravel() for c in np.meshgrid(c1, c2, indexing="ij"))
-    lower, evaluations, theta = 0.0, 0, (0.0, 0.0)
+    split = [k > 1 for k in taps]
+    centres = [2 * math.pi * (np.arange(g if sp else 1) + 0.5) / g for sp in split]
+    points = np.stack([c.ravel() for c in np.meshgrid(*centres, indexing="ij")], axis=-1)
+    flat = math.sqrt(coefficient_bound(poly)) if tau > 0 else math.inf
+    children = 2 ** sum(split)
+    lower, evaluations, theta = 0.0, 0, (0.0,) * d
     for _level in range(max_levels):
-        values = _norms(w, t1, t2)
+        values = symbol_norms(poly, points)
         evaluations += values.size
         best = int(np.argmax(values))
         if values[best] > lower:
-            lower, theta = float(values[best]), (float(t1[best]), float(t2[best]))
-        q = 0.5 * ((tau1 + tau2) * half) ** 2
+            lower, theta = float(values[best]), tuple(float(t) for t in points[best])
+        q = 0.5 * (tau * half) ** 2
         # a cell can hold the maximiser only if its centre value is >= (1 - q) * M
         keep = values >= (1 - q) * lower
-        upper = float(values[keep].max()) / (1 - q)
+        upper = min(float(values[keep].max()) / (1 - q), flat)
         if upper <= (1 + rtol) * lower or q == 0.0:
             break
+        if int(keep.sum()) * children > MAX_CELLS:
+            break  # a (nearly) flat norm: the bound so far, certified but looser
         half /= 2
-        d1 = np.array([-half, half] if split1 else [0.0])
-        d2 = np.array([-half, half] if split2 else [0.0])
-        o1, o2 = (d.ravel() for d in np.meshgrid(d1, d2, indexing="ij"))
-        t1 = (t1[keep][:, None] + o1).ravel()
-        t2 = (t2[keep][:, None] + o2).ravel()
+        steps = [np.array([-half, half] if sp else [0.0]) for sp in split]
+        offsets = np.stack([o.ravel() for o in np.meshgrid(*steps, indexing="ij")], axis=-1)
+        points = (points[keep][:, None, :] + offsets[None]).reshape(-1, d)
     upper = max(upper, lower) * (1 + _ROUNDING)
     return NormBound(
         upper=float(upper),
         lower=float(lower),
         evaluations=int(evaluations),
-        theta=(theta[0] % (2 * math.pi), theta[1] % (2 * math.pi)),
+        theta=tuple(t % (2 * math.pi) for t in theta),
     )

@@ -9,8 +9,8 @@ is the ``cout x cin`` matrix
 are split into polyphase components (:meth:`convbench.layer.Conv.polyphase`): each
 frequency of the coarse grid ``n/s`` gives one ``cout x (cin*prod(s))`` block, and
 groups give one block per group. Every path, the bound, the zero-padding models and the
-operators' start vector evaluate the symbol through :func:`symbol_at` or the grid
-functions below.
+operators' start vector evaluate the symbol through :func:`symbol_at` (a tensor grid),
+:func:`symbol_points` (a list of frequencies) or the grid functions below.
 
 The paper's three transform paths compute the same array on the grid, in the memory
 layout each naturally produces:
@@ -51,6 +51,7 @@ __all__ = [
     "padded_kernel",
     "symbol",
     "symbol_at",
+    "symbol_points",
 ]
 
 SYMBOL_METHODS = ("lfa", "fft", "fftw")
@@ -119,6 +120,35 @@ def symbol_at(poly: Polyphase, freqs: Sequence[Any]) -> np.ndarray:
         for t, k, o in zip(freqs, poly.taps, poly.origin, strict=True)
     ]
     return _contract(poly.kernel, phases)
+
+
+def symbol_points(poly: Polyphase, points: Any) -> np.ndarray:
+    """The symbol at a list of frequencies (not a tensor grid).
+
+    Parameters
+    ----------
+    poly : Polyphase
+        The layer's periodic reduction (:meth:`convbench.layer.Conv.polyphase`).
+    points : array_like
+        ``(P, d)`` angles: point ``p`` is the frequency ``points[p]``.
+
+    Returns
+    -------
+    numpy.ndarray
+        complex128 ``(P, groups, rows, cols)`` blocks of the canonical forward map.
+    """
+    pts = np.asarray(points, dtype=np.float64)
+    d = len(poly.taps)
+    if pts.ndim != 2 or pts.shape[1] != d:
+        raise ValueError(f"points must have shape (P, {d}); got {pts.shape}")
+    # E[p, b1..bd] = prod_i exp(i t_i[p] (b_i + o_i)), flattened over the taps
+    phases = np.ones((pts.shape[0], 1), dtype=np.complex128)
+    for i, (k, o) in enumerate(zip(poly.taps, poly.origin, strict=True)):
+        e = np.exp(1j * np.outer(pts[:, i], np.arange(k) + o))
+        phases = (phases[:, :, None] * e[:, None, :]).reshape(pts.shape[0], -1)
+    head = poly.kernel.shape[:3]
+    flat = poly.kernel.reshape(-1, phases.shape[1])  # (groups*rows*cols, taps)
+    return (phases @ flat.T).reshape(pts.shape[0], *head)
 
 
 def lfa_blocks(poly: Polyphase) -> np.ndarray:
