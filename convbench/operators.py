@@ -1,18 +1,22 @@
 """Matrix-free convolution operators and their extreme singular values.
 
-:func:`conv_operator` wraps ``Conv2d(padding='same')`` with zero or periodic boundary,
-and its adjoint, as a :class:`scipy.sparse.linalg.LinearOperator` acting on the input
-flattened as ``(cin, n, m)`` (the same ordering as :func:`convbench.unrolled`). A
+:func:`conv_operator` wraps any layer, with zero or periodic boundary, and its adjoint,
+as a :class:`scipy.sparse.linalg.LinearOperator` acting on the input flattened as
+``(cin, *shape)`` (the same ordering as :func:`convbench.unrolled`). The plain layer
+(``Conv2d(padding='same')``, stride 1, ungrouped) is :class:`ConvOperator`, whose
 matvec is im2col: the ``kh*kw`` shifted copies of a chunk of input rows (zero padded or
 wrapped) stacked as the columns of one ``(kh*kw*cin, rows*m)`` matrix, multiplied by the
 ``(cout, kh*kw*cin)`` weight matrix in one GEMM; the adjoint is the same with the
 offsets negated and the weights transposed. The working memory is the padded input,
 the output and one 32 MiB chunk of columns, never the ``cout*cin*kh*kw*n*m`` nonzeros
-of the sparse matrix.
+of the sparse matrix. Every other layer is :class:`LayerOperator` (one GEMM per tap
+and group).
 
 :func:`top_singular_values` runs Lanczos (ARPACK through :func:`scipy.sparse.linalg.svds`)
 on that operator; this is how ``singular_values(..., method="explicit", top_k=k)``
-reaches inputs of 256 x 256 with 64 channels (over four million unknowns).
+reaches inputs of 256 x 256 with 64 channels (over four million unknowns). It starts
+from a smooth vector built from the polyphase symbol's maximiser (:func:`_smooth_start`),
+close to the top singular vector of a large layer.
 
 :func:`smallest_singular_values` returns the ``k`` smallest singular values, which
 Lanczos on ``A^T A`` finds only very slowly (they are clustered near zero relative to
@@ -36,11 +40,12 @@ import scipy.linalg
 import scipy.sparse
 import scipy.sparse.linalg
 
+from .bounds import spectral_norm_bound, torus_layer
 from .budget import check_memory, nonzeros
 from .explicit import BOUNDARIES, assemble
 from .layer import Conv, as_layer
 from .svd import sort_descending
-from .weights import as_oihw, as_shape, check_fits
+from .symbols import symbol_points
 
 __all__ = [
     "DENSE_SMALLEST_LIMIT",
@@ -173,34 +178,65 @@ class _Adjoint(scipy.sparse.linalg.LinearOperator):
 
 def conv_operator(
     weight: Any,
-    shape: int | tuple[int, int],
+    shape: Any,
     boundary: str = "zero",
     layout: str = "oihw",
-) -> ConvOperator:
+    *,
+    stride: Any = 1,
+    dilation: Any = 1,
+    groups: Any = 1,
+    padding: Any = None,
+    output_padding: Any = 0,
+    transposed: bool = False,
+) -> ConvOperator | LayerOperator:
     """The convolution as a matrix-free :class:`~scipy.sparse.linalg.LinearOperator`.
 
     Parameters
     ----------
-    weight : array_like
-        Real 4-D weights in ``layout``.
+    weight : array_like or Conv
+        Real weights in ``layout`` (1 to 3 spatial dimensions), or a validated layer.
     shape : int or tuple of int
-        Input size ``n`` or ``(n, m)``.
+        Input size.
     boundary : {"zero", "periodic"}
         Zero padding (``padding_mode='zeros'``) or wrap-around (``'circular'``).
     layout : {"oihw", "hwio"}
         Weight layout.
+    stride, dilation, groups, padding, output_padding, transposed
+        The layer, as for :func:`convbench.singular_values`.
 
     Returns
     -------
-    ConvOperator
-        Shape ``(cout*n*m, cin*n*m)``; ``op @ x.ravel()`` equals
-        ``unrolled(weight, shape, boundary) @ x.ravel()``.
+    ConvOperator or LayerOperator
+        Shape ``(rows, cols)`` of the layer's matrix (``(cout*n*m, cin*n*m)`` for the
+        plain layer, which gets the im2col :class:`ConvOperator`);
+        ``op @ x.ravel()`` equals ``unrolled(weight, shape, boundary, ...) @ x.ravel()``.
     """
     _check_boundary(boundary)
-    w = as_oihw(weight, layout)
-    n, m = as_shape(shape)
-    check_fits(w, n, m)
-    return ConvOperator(w, n, m, boundary)
+    layer = as_layer(
+        weight,
+        shape,
+        layout=layout,
+        stride=stride,
+        dilation=dilation,
+        groups=groups,
+        padding=padding,
+        output_padding=output_padding,
+        transposed=transposed,
+        boundary=boundary,
+    )
+    return _operator(layer if layer.boundary == boundary else layer.with_boundary(boundary))
+
+
+def _im2col(layer: Conv) -> bool:
+    """Whether :class:`ConvOperator` computes the layer: plain, output the input's size."""
+    return layer.is_plain and layer.out_shape == layer.shape
+
+
+def _operator(layer: Conv) -> ConvOperator | LayerOperator:
+    if _im2col(layer):
+        n, m = layer.shape
+        return ConvOperator(layer.weight, n, m, layer.boundary)
+    return LayerOperator(layer)
 
 
 def _start_vector(size: int, seed: int) -> np.ndarray:
@@ -209,11 +245,17 @@ def _start_vector(size: int, seed: int) -> np.ndarray:
 
 def top_singular_values(
     weight: Any,
-    shape: int | tuple[int, int],
+    shape: Any,
     k: int = 1,
     boundary: str = "zero",
     layout: str = "oihw",
     *,
+    stride: Any = 1,
+    dilation: Any = 1,
+    groups: Any = 1,
+    padding: Any = None,
+    output_padding: Any = 0,
+    transposed: bool = False,
     rtol: float = 1e-9,
     maxiter: int = 500,
 ) -> np.ndarray:
@@ -221,23 +263,27 @@ def top_singular_values(
 
     ``k = 1`` uses :func:`golub_kahan_top` (no restarts, four vectors of memory);
     ``k > 1`` uses ARPACK (:func:`scipy.sparse.linalg.svds`) with ``max(2k+1, 20)``
-    Lanczos vectors. Both start from a smooth vector built from the symbol's maximiser.
-    The top singular values of large zero-padded layers are tightly clustered (their
-    gaps shrink like ``1/n^2``), so ARPACK's residual test converges slowly there; the
-    ``k = 1`` path stops on the change of the value itself instead.
+    Lanczos vectors. Both start from a smooth vector built from the symbol's maximiser
+    (:func:`_smooth_start`). The top singular values of large zero-padded layers are
+    tightly clustered (their gaps shrink like ``1/n^2``), so ARPACK's residual test
+    converges slowly there; the ``k = 1`` path stops on the change of the value itself
+    instead.
 
     Parameters
     ----------
-    weight : array_like
-        Real 4-D weights in ``layout``.
+    weight : array_like or Conv
+        Real weights in ``layout`` (1 to 3 spatial dimensions), or a validated layer.
     shape : int or tuple of int
-        Input size ``n`` or ``(n, m)``.
+        Input size.
     k : int
-        How many values; ``1 <= k < min(cout, cin) * n * m``.
+        How many values; ``1 <= k < min(rows, cols)``.
     boundary : {"zero", "periodic"}
         Boundary condition.
     layout : {"oihw", "hwio"}
         Weight layout.
+    stride, dilation, groups, padding, output_padding, transposed
+        The layer, as for :func:`convbench.singular_values`. The plain layer uses the
+        im2col :class:`ConvOperator`, every other one :class:`LayerOperator`.
     rtol : float
         ``k = 1``: stop when the value changed by less than ``rtol`` (relative) over
         ten steps; ``k > 1``: ARPACK's relative tolerance.
@@ -249,37 +295,74 @@ def top_singular_values(
     numpy.ndarray
         The ``k`` largest singular values, descending.
     """
-    op = conv_operator(weight, shape, boundary, layout)
+    _check_boundary(boundary)
+    layer = as_layer(
+        weight,
+        shape,
+        layout=layout,
+        stride=stride,
+        dilation=dilation,
+        groups=groups,
+        padding=padding,
+        output_padding=output_padding,
+        transposed=transposed,
+        boundary=boundary,
+    )
+    if layer.boundary != boundary:
+        layer = layer.with_boundary(boundary)
+    op = _operator(layer)
     k = _check_k(k, op)
-    v0 = _smooth_start(op.weight, op.n, op.m)
+    v0 = _smooth_start(layer)
     if k == 1:
         value, _steps = golub_kahan_top(op, v0, rtol=rtol, maxiter=maxiter)
         return np.array([value])
     return _svds_largest(op, k, tol=rtol, v0=v0)
 
 
-def _smooth_start(w: np.ndarray, n: int, m: int) -> np.ndarray:
-    """A start vector close to the top right singular vector of the zero-padded operator.
+def _smooth_start(layer: Conv) -> np.ndarray:
+    """A start vector close to the top right singular vector of the layer.
 
-    The top singular vector of a large zero-padded convolution is close to a plane wave
-    at the maximiser ``theta*`` of the symbol's norm, carrying that block's top right
-    singular vector and damped to zero at the edges (the ground state of a box).
-    ``theta*`` is the one :func:`convbench.bounds.spectral_norm_bound` locates (a few
-    thousand small SVDs); it only speeds Lanczos up, the result does not depend on it.
+    The top singular vector of a large periodic layer is a plane wave at the maximiser
+    ``theta*`` of the polyphase symbol's norm, carrying that block's top singular
+    vector; with zero padding it is damped to zero at the edges (the ground state of a
+    box). In the polyphase form (:meth:`convbench.layer.Conv.polyphase`) input ``q``
+    (per dimension) is phase ``q mod s`` at the coarse position ``q // s``, so the
+    forward layer's vector is ``x[i, q] = Re(v[i, q mod s] exp(i <theta*, q // s>))``
+    times the envelope ``prod sin(pi (q+1)/(n+1))``, with ``v`` the block's top right
+    singular vector. A transposed layer is the adjoint of its canonical map: its top
+    right singular vector is that map's top left one, ``Re(u[o] exp(i <theta*, p>))``
+    on the coarse output. The operator is block-diagonal over groups and a start vector
+    without a component in a group never sees it, so every group gets its own wave
+    (its own block's vector at ``theta*``), with equal weight: at small sizes the top
+    value may sit in another group than the symbol's maximum. ``theta*`` is the one
+    :func:`convbench.bounds.spectral_norm_bound` locates (a few thousand small SVDs);
+    the start vector only speeds Lanczos up, the result does not depend on it.
     """
-    from .boundary import symbol_at
-    from .bounds import spectral_norm_bound
-
-    t1, t2 = spectral_norm_bound(w, rtol=1e-6).theta
-    block = symbol_at(w, np.array([t1]), np.array([t2]))[0, 0]
-    v = np.linalg.svd(block)[2][0].conj()  # (cin,)
-    p, q = np.arange(n), np.arange(m)
-    wave = np.exp(1j * t1 * p)[:, None] * np.exp(1j * t2 * q)[None, :]
-    env = np.sin(np.pi * (p + 1) / (n + 1))[:, None] * np.sin(np.pi * (q + 1) / (m + 1))[None, :]
-    x = np.real(v[:, None, None] * (wave * env)[None]).ravel()
-    if not np.any(x):  # real part vanished (degenerate phase): use the imaginary part
-        x = np.imag(v[:, None, None] * (wave * env)[None]).ravel()
-    return x
+    torus = torus_layer(layer)
+    theta = np.array(spectral_norm_bound(torus, rtol=1e-6).theta)
+    blocks = symbol_points(torus.polyphase(), theta[None])[0]  # (groups, rows, cols)
+    u, _s, vh = np.linalg.svd(blocks)
+    size = layer.shape
+    if layer.transposed:  # the canonical map's outputs: one coarse point each
+        per = layer.group_out
+        coarse = [np.arange(n) for n in size]
+        values = u[:, :, 0].reshape(layer.groups, per, *(1,) * layer.d)
+    else:  # the canonical map's inputs: phase q mod s, coarse point q // s
+        per = layer.group_in
+        vec = vh[:, 0].conj().reshape(layer.groups, per, *layer.stride)
+        phase = np.ix_(*(np.arange(n) % s for n, s in zip(size, layer.stride, strict=True)))
+        coarse = [np.arange(n) // s for n, s in zip(size, layer.stride, strict=True)]
+        values = vec[(slice(None), slice(None), *phase)]  # (groups, per, *size)
+    wave = np.ones((), dtype=np.complex128)
+    env = np.ones(())
+    for t, c, n in zip(theta, coarse, size, strict=True):
+        wave = np.multiply.outer(wave, np.exp(1j * t * c))
+        env = np.multiply.outer(env, np.sin(np.pi * (np.arange(n) + 1) / (n + 1)))
+    part = values * (wave * env)[None, None]
+    x = np.real(part)
+    flat = ~np.any(x.reshape(layer.groups, -1), axis=1)
+    x[flat] = np.imag(part[flat])  # real part vanished (degenerate phase): imaginary part
+    return np.ascontiguousarray(x).ravel()
 
 
 def golub_kahan_top(
@@ -584,18 +667,8 @@ def layer_top_values(
 ) -> np.ndarray:
     """The ``k`` largest singular values of a validated layer, matrix-free.
 
-    The plain 2-D layer uses :func:`top_singular_values` (im2col operator, start vector
-    from the symbol's maximiser); every other layer :class:`LayerOperator` with a
-    random start.
+    :func:`top_singular_values` on the layer: the plain layer's im2col
+    :class:`ConvOperator`, every other one :class:`LayerOperator`, both started from the
+    symbol's maximiser (:func:`_smooth_start`).
     """
-    if layer.is_plain:
-        return top_singular_values(
-            layer.weight, layer.shape, k, layer.boundary, rtol=rtol, maxiter=maxiter
-        )
-    op = LayerOperator(layer)
-    k = _check_k(k, op)
-    v0 = _start_vector(op.shape[1], 0)
-    if k == 1:
-        value, _steps = golub_kahan_top(op, v0, rtol=rtol, maxiter=maxiter)
-        return np.array([value])
-    return _svds_largest(op, k, tol=rtol, v0=v0)
+    return top_singular_values(layer, layer.shape, k, layer.boundary, rtol=rtol, maxiter=maxiter)
