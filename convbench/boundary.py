@@ -1,36 +1,53 @@
 """Approximate spectra of zero-padded convolutions from symbol samples.
 
-With zero padding the convolution is a block two-level Toeplitz matrix, not a block
-circulant one, and its singular values are not samples of the symbol. Sorted, they
-differ from the periodic ("circular") spectrum by ``O(k/n)`` relative to ``sigma_max``:
-the boundary rows see fewer kernel taps. :func:`approximate` gives a spectrum of the
-exact length ``n*m*min(cout, cin)``, sorted descending, from ``O(n*m)`` symbol
-evaluations, with one of the models in :data:`MODELS`:
+With zero padding a stride-1 convolution is a block multi-level Toeplitz matrix, not a
+block circulant one, and its singular values are not samples of the symbol. Sorted,
+they differ from the periodic ("circular") spectrum by ``O(k/n)`` relative to
+``sigma_max``: the boundary rows see fewer kernel taps. :func:`approximate` gives a
+spectrum of the exact length (the layer's ``min(rows, cols)``), sorted descending, from
+``O(n)`` symbol evaluations (``n`` the number of input pixels), with one of the models
+in :data:`MODELS`. Every symbol is evaluated by :func:`convbench.symbols.symbol_at` on
+the layer's polyphase kernel (:meth:`convbench.layer.Conv.polyphase`).
 
 ``"circular"``
-    The periodic spectrum, as the LFA paper compares it with zero padding.
+    The periodic spectrum of the same layer, as the LFA paper compares it with zero
+    padding. It is an approximation of the zero-padded layer only when the two have
+    the same number of outputs: always for stride-1 'same' layers and the usual
+    strided ones (``out = n/s``), not for, say, ``padding="valid"``, which is refused
+    with the two output sizes named.
 ``"mixture"``
     The local-kernel mixture. Output row ``p`` of the zero-padded operator is the row of
     a periodic convolution whose kernel keeps only the taps that read inside the input
-    (``0 <= p + a - ph < n``). Rows fall into ``kh`` classes along the first axis
-    (``ph`` top rows, ``kh - 1 - ph`` bottom rows, the interior) and ``kw`` along the
-    second, so there are at most ``kh*kw`` masked kernels. The model is the mixture of
-    their symbols' singular value distributions, each weighted by its number of output
-    pixels, returned as its ``n*m*min(cout, cin)`` mid-point quantiles. It reproduces
-    the exact Frobenius norm of the zero-padded operator (:func:`mixture_distribution`
-    has the exact mean of ``sigma^2``), and it shrinks the edge part of the spectrum as
-    zero padding does. The interior class is sampled on the half-shifted grid
-    ``2*pi*(j + 1/2)/n``; the edge classes on at most :data:`EDGE_GRID` points per
-    masked axis.
+    (``0 <= p + dilation*a - before < n``). Rows fall into a few classes along each
+    axis (the top rows, the bottom rows, the interior), so there are at most
+    ``prod(kernel)`` masked kernels. The model is the mixture of their symbols'
+    singular value distributions, each weighted by its number of output pixels,
+    returned as its mid-point quantiles. It reproduces the exact Frobenius norm of the
+    zero-padded operator (:func:`mixture_distribution` has the exact mean of
+    ``sigma^2``), and it shrinks the edge part of the spectrum as zero padding does. The
+    interior class is sampled on the half-shifted grid ``2*pi*(j + 1/2)/n``; the edge
+    classes on at most :data:`EDGE_GRID` points per masked axis (more if the dilated
+    kernel is longer).
 ``"mixture_top"``
     The mixture with its largest value replaced by :func:`sigma_max_estimate` (and the
     others clipped to it). The quantiles of any limit distribution put ``sigma_max`` at
     the symbol's supremum, which the zero-padded operator reaches only as
     ``n -> infinity``: its top singular vector is confined to the box, like the ground
     state of a particle in a box, which lowers ``sigma_max^2`` by about
-    ``(1/2) * (H11*h1^2 + H22*h2^2)`` with ``h = pi/(n+1)`` and ``H`` the Hessian of
+    ``(1/2) * sum_i H_ii h_i^2`` with ``h_i = pi/(n_i+1)`` and ``H`` the Hessian of
     ``||B(theta)||^2`` at its maximiser. The estimate evaluates exactly that: the mean
-    of ``||B||^2`` at the four points ``theta* +- (h1, h2)``, whose cross terms cancel.
+    of ``||B||^2`` at the ``2^d`` points ``theta* +- h``, whose cross terms cancel.
+    ``theta*`` is the certified maximiser of :func:`convbench.bounds.spectral_norm_bound`.
+
+**Which layers.** The mixture's row classes assume that output ``p`` reads around input
+``p``: the models ``"mixture"`` and ``"mixture_top"`` take stride-1 layers whose output
+has the size of their input (total padding ``dilation*(k-1)``, any split), 1-D, 2-D
+(the paper's model) or 3-D (the classes of each axis combined), dilated or not. A
+grouped layer is the union of its groups: the mixture of the per-group mixtures, each
+with weight ``1/groups``. A transposed layer has the singular values of its forward
+adjoint, so it is modelled through that (stride 1 and equal sizes again). Anything
+else raises a ``ValueError`` naming the option. ``boundary="periodic"`` returns the
+exact periodic spectrum of any layer whatever the model.
 
 ``"best"`` is the model this package recommends (:data:`BEST`). The measured errors
 against dense exact spectra are in the README (section "Zero padding") and come from
@@ -43,15 +60,19 @@ density of the block doubly Toeplitz matrix).
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Any
 
 import numpy as np
 
+from .bounds import spectral_norm_bound, symbol_norms, torus_layer
 from .errors import spectrum_errors
-from .explicit import BOUNDARIES
+from .explicit import assemble, dense_singular_values
+from .layer import BOUNDARIES, Conv, Polyphase, as_layer
 from .svd import sort_descending
-from .weights import as_oihw, as_shape, check_fits, pytorch_default
+from .symbols import symbol_at
+from .weights import pytorch_default
 
 __all__ = [
     "BEST",
@@ -62,7 +83,6 @@ __all__ = [
     "mixture_distribution",
     "model_errors_vs_n",
     "sigma_max_estimate",
-    "symbol_at",
 ]
 
 #: Models accepted by :func:`approximate` (plus ``"best"``).
@@ -75,51 +95,66 @@ EDGE_GRID = 16
 _CHUNK_ENTRIES = 2**22
 
 
-def symbol_at(w: np.ndarray, t1: np.ndarray, t2: np.ndarray) -> np.ndarray:
-    """The symbol ``B(t1[j], t2[l])`` at arbitrary frequencies, ``(len(t1), len(t2), cout, cin)``.
-
-    Parameters
-    ----------
-    w : numpy.ndarray
-        float64 ``(cout, cin, kh, kw)`` weights.
-    t1, t2 : numpy.ndarray
-        1-D frequencies along each axis.
-
-    Returns
-    -------
-    numpy.ndarray
-        complex128 symbol blocks, centred as in :mod:`convbench.symbols`.
-    """
-    _cout, _cin, kh, kw = w.shape
-    e1 = np.exp(1j * np.outer(np.asarray(t1, dtype=np.float64), np.arange(kh) - (kh - 1) // 2))
-    e2 = np.exp(1j * np.outer(np.asarray(t2, dtype=np.float64), np.arange(kw) - (kw - 1) // 2))
-    t = np.einsum("oiab,lb->aloi", w, e2, optimize=True)  # (kh, L, cout, cin)
-    out = e1 @ t.reshape(kh, -1)
-    return out.reshape(len(e1), len(e2), w.shape[0], w.shape[1])
+def _layer(
+    weight: Any,
+    shape: Any,
+    m: int | None,
+    boundary: str,
+    layout: str,
+    options: dict[str, Any],
+) -> Conv:
+    """The validated layer; ``(w, n, m)`` is the plain 2-D layer's older call."""
+    if m is not None:
+        shape = (shape, m)
+    return as_layer(weight, shape, layout=layout, boundary=boundary, **options)
 
 
-def _block_values(w: np.ndarray, t1: np.ndarray, t2: np.ndarray) -> np.ndarray:
-    """Singular values of the symbol on the grid ``t1 x t2``, chunked over ``t1``."""
-    cout, cin = w.shape[:2]
-    rows = max(1, _CHUNK_ENTRIES // max(1, len(t2) * cout * cin))
+def _periodic_twin(layer: Conv, model: str) -> Conv:
+    """The same layer on the torus: every model samples the symbol on its grid."""
+    if layer.boundary == "periodic":
+        return layer
+    try:
+        return layer.with_boundary("periodic")
+    except ValueError as exc:
+        raise ValueError(
+            f"model={model!r} samples the periodic symbol of the same layer: {exc}"
+        ) from None
+
+
+def _block_values(poly: Polyphase, freqs: list[np.ndarray]) -> np.ndarray:
+    """Singular values of the symbol on the grid ``freqs[0] x freqs[1] ...``, chunked over
+    the first axis: ``(len(freqs[0]), prod(other lengths) * groups * min(rows, cols))``."""
+    g, r, c = poly.kernel.shape[:3]
+    rest = math.prod(len(t) for t in freqs[1:])
+    rows = max(1, _CHUNK_ENTRIES // max(1, rest * g * r * c))
+    first = freqs[0]
     parts = [
-        np.linalg.svd(symbol_at(w, t1[i : i + rows], t2), compute_uv=False).ravel()
-        for i in range(0, len(t1), rows)
+        np.linalg.svd(symbol_at(poly, [first[i : i + rows], *freqs[1:]]), compute_uv=False)
+        .reshape(len(first[i : i + rows]), -1)
+        for i in range(0, len(first), rows)
     ]
     return np.concatenate(parts)
 
 
-def _row_classes(k: int, n: int) -> list[tuple[np.ndarray, int]]:
-    """Masks of the taps that stay inside ``[0, n)`` for each output row, with counts."""
-    ph = (k - 1) // 2
+def _grid_values(poly: Polyphase) -> np.ndarray:
+    """The periodic spectrum: singular values of the symbol on its whole grid, descending."""
+    freqs = [2 * np.pi * np.arange(n) / n for n in poly.grid]
+    return sort_descending(_block_values(poly, freqs).ravel())
+
+
+def _row_classes(offsets: np.ndarray, n: int) -> list[tuple[np.ndarray, int]]:
+    """Masks of the taps (at ``offsets``) that stay inside ``[0, n)`` for each output
+    row, with the number of rows that have each mask."""
+    lo, hi = int(offsets.min()), int(offsets.max())
+    # rows p >= reach and p < n - reach read inside the input with every tap
+    reach = max(hi - lo + 1, -lo, hi)
     counts: dict[tuple[bool, ...], int] = {}
-    # rows further than k from both edges all have the full mask
-    for p in (*range(min(n, k)), *range(max(k, n - k), n)):
-        mask = tuple(0 <= p + a - ph < n for a in range(k))
+    for p in (*range(min(n, reach)), *range(max(reach, n - reach), n)):
+        mask = tuple(bool(0 <= p + o < n) for o in offsets)
         counts[mask] = counts.get(mask, 0) + 1
-    interior = n - min(n, k) - (n - max(k, n - k))
+    interior = n - min(n, reach) - (n - max(reach, n - reach))
     if interior > 0:
-        full = (True,) * k
+        full = (True,) * offsets.size
         counts[full] = counts.get(full, 0) + interior
     return [(np.array(mask), count) for mask, count in counts.items()]
 
@@ -138,15 +173,79 @@ def _half_grid(g: int) -> tuple[np.ndarray, np.ndarray]:
     return t, weights
 
 
-def mixture_distribution(w: np.ndarray, n: int, m: int) -> tuple[np.ndarray, np.ndarray]:
+def _check_mixture(layer: Conv, model: str) -> None:
+    """Refuse, naming the option, a layer the mixture's row classes do not describe."""
+    if any(s != 1 for s in layer.stride):
+        raise ValueError(
+            f"model={model!r} is defined for stride-1 layers; got stride={layer.stride}"
+        )
+    if layer.fwd_in != layer.fwd_out:
+        raise ValueError(
+            f"model={model!r} needs a layer whose output has the size of its input "
+            f"(total padding dilation*(k-1)); got shape {layer.shape} -> output "
+            f"{layer.out_shape} with padding {layer.padding}"
+        )
+
+
+def _mixture(layer: Conv) -> tuple[np.ndarray, np.ndarray]:
+    """The local-kernel mixture of a checked stride-1, same-size layer."""
+    poly = _periodic_twin(layer, "mixture").polyphase()  # (groups, co, ci, *extent)
+    size = layer.fwd_out
+    groups, co, ci = poly.kernel.shape[:3]
+    k = min(co, ci)
+    pixels = math.prod(size)
+    axes = []
+    for offsets, n, dl, e in zip(layer.offsets, size, layer.dilation, layer.extent, strict=True):
+        classes = []
+        for mask, count in _row_classes(offsets, n):
+            taps = np.zeros(e, dtype=bool)
+            taps[dl * np.arange(mask.size)] = mask  # the polyphase kernel's tap dl*a
+            classes.append((taps, count, n if mask.all() else min(n, max(EDGE_GRID, e))))
+        axes.append(classes)
+    values, weights = [], []
+    for combo in itertools.product(*axes):
+        masks, counts, grids = zip(*combo, strict=True)
+        t0, w0 = _half_grid(grids[0])
+        rest = [2 * np.pi * (np.arange(g) + 0.5) / g for g in grids[1:]]
+        mask = masks[0]
+        for other in masks[1:]:
+            mask = np.multiply.outer(mask, other)
+        masked = Polyphase(poly.kernel * mask, poly.origin, poly.grid, poly.transposed)
+        s = _block_values(masked, [t0, *rest])
+        share = math.prod(counts) / pixels  # this class's share of the output pixels
+        wt = (w0[:, None] / (math.prod(grids) * groups * k)) * share
+        values.append(s.ravel())
+        weights.append(np.broadcast_to(wt, s.shape).ravel())
+    return np.concatenate(values), np.concatenate(weights)
+
+
+def mixture_distribution(
+    weight: Any,
+    shape: Any,
+    m: int | None = None,
+    *,
+    layout: str = "oihw",
+    dilation: Any = 1,
+    groups: Any = 1,
+    padding: Any = None,
+    output_padding: Any = 0,
+    transposed: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
     """The local-kernel mixture as weighted singular values.
 
     Parameters
     ----------
-    w : numpy.ndarray
-        float64 ``(cout, cin, kh, kw)`` weights.
-    n, m : int
-        Input size.
+    weight : array_like or Conv
+        Real weights in ``layout``, or a validated layer.
+    shape : int or tuple of int
+        Input size; ``mixture_distribution(w, n, m)`` is the plain 2-D ``(n, m)``.
+    m : int, optional
+        Second input dimension, with an int ``shape``.
+    layout : {"oihw", "hwio"}
+        Weight layout.
+    dilation, groups, padding, output_padding, transposed
+        The layer, as for :func:`convbench.singular_values` (stride 1; the output must
+        have the size of the input).
 
     Returns
     -------
@@ -154,23 +253,18 @@ def mixture_distribution(w: np.ndarray, n: int, m: int) -> tuple[np.ndarray, np.
         ``(values, weights)``: singular values of the masked kernels' symbols and
         probability weights summing to 1. ``sum(weights * values**2)``, the mean of
         ``sigma^2``, equals the squared Frobenius norm of the zero-padded operator
-        divided by ``n*m*min(cout, cin)``.
+        divided by its number of singular values.
     """
-    _cout, _cin, kh, kw = w.shape
-    values, weights = [], []
-    for mask_r, count_r in _row_classes(kh, n):
-        g1 = n if mask_r.all() else min(n, EDGE_GRID)
-        t1, w1 = _half_grid(g1)
-        for mask_c, count_c in _row_classes(kw, m):
-            g2 = m if mask_c.all() else min(m, EDGE_GRID)
-            t2 = 2 * np.pi * (np.arange(g2) + 0.5) / g2
-            masked = w * np.outer(mask_r, mask_c)
-            s = _block_values(masked, t1, t2).reshape(t1.size, t2.size, -1)
-            share = count_r * count_c / (n * m)  # this class's share of the output pixels
-            wt = (w1[:, None, None] / (g1 * g2 * s.shape[-1])) * share
-            values.append(s.ravel())
-            weights.append(np.broadcast_to(wt, s.shape).ravel())
-    return np.concatenate(values), np.concatenate(weights)
+    options = {
+        "dilation": dilation,
+        "groups": groups,
+        "padding": padding,
+        "output_padding": output_padding,
+        "transposed": transposed,
+    }
+    layer = _layer(weight, shape, m, "zero", layout, options)
+    _check_mixture(layer, "mixture")
+    return _mixture(layer)
 
 
 def _quantiles(values: np.ndarray, weights: np.ndarray, count: int) -> np.ndarray:
@@ -183,69 +277,91 @@ def _quantiles(values: np.ndarray, weights: np.ndarray, count: int) -> np.ndarra
     return v[np.minimum(np.searchsorted(cum, u), v.size - 1)]
 
 
-def sigma_max_estimate(w: np.ndarray, n: int, m: int, grid: int = 64) -> float:
+def _sigma_max_estimate(layer: Conv, grid: int = 32) -> float:
+    torus = torus_layer(layer)
+    theta = np.array(spectral_norm_bound(torus, grid=grid).theta)
+    steps = [np.array([-1.0, 1.0]) * np.pi / (n + 1) for n in layer.fwd_out]
+    offsets = np.stack([o.ravel() for o in np.meshgrid(*steps, indexing="ij")], axis=-1)
+    corners = symbol_norms(torus.polyphase(), theta + offsets)
+    return float(np.sqrt(np.mean(corners**2)))
+
+
+def sigma_max_estimate(
+    weight: Any,
+    shape: Any,
+    m: int | None = None,
+    grid: int = 32,
+    *,
+    layout: str = "oihw",
+    stride: Any = 1,
+    dilation: Any = 1,
+    groups: Any = 1,
+    padding: Any = None,
+    output_padding: Any = 0,
+    transposed: bool = False,
+) -> float:
     """Estimate of the zero-padded ``sigma_max`` from the symbol (particle in a box).
 
-    Finds the maximiser ``theta*`` of ``||B(theta)||`` on a ``grid x grid`` frequency
-    grid refined four times locally, then returns the root mean square of ``||B||`` at
-    ``theta* + (+-pi/(n+1), +-pi/(m+1))``. Not a bound: see
-    :func:`convbench.bounds.spectral_norm_bound` for a guaranteed one.
+    Takes the certified maximiser ``theta*`` of the symbol's norm from
+    :func:`convbench.bounds.spectral_norm_bound` and returns the root mean square of
+    ``||B||`` (the largest over groups) at the ``2^d`` points ``theta* +- pi/(n_i+1)``,
+    ``n_i`` the output size of the layer's canonical forward map (the input size of a
+    stride-1 'same' layer; for strided layers the coarse output, a rougher guess). Not
+    a bound: :func:`convbench.bounds.spectral_norm_bound` gives a guaranteed one.
 
     Parameters
     ----------
-    w : numpy.ndarray
-        float64 ``(cout, cin, kh, kw)`` weights.
-    n, m : int
-        Input size.
+    weight : array_like or Conv
+        Real weights in ``layout``, or a validated layer.
+    shape : int or tuple of int
+        Input size; ``sigma_max_estimate(w, n, m)`` is the plain 2-D ``(n, m)``.
+    m : int, optional
+        Second input dimension, with an int ``shape``.
     grid : int
-        Points per axis of the search grid.
+        First-level cells per axis of the bound's search.
+    layout : {"oihw", "hwio"}
+        Weight layout.
+    stride, dilation, groups, padding, output_padding, transposed
+        The layer, as for :func:`convbench.singular_values`.
 
     Returns
     -------
     float
         The estimate.
     """
-    _cout, _cin, kh, kw = w.shape
-    g1, g2 = max(grid, 4 * kh), max(grid, 4 * kw)
-    t1 = 2 * np.pi * np.arange(g1) / g1
-    t2 = 2 * np.pi * np.arange(g2) / g2
-    top = _block_values_top(w, t1, t2)
-    i1, i2 = np.unravel_index(int(np.argmax(top)), top.shape)
-    c1, c2 = t1[i1], t2[i2]
-    h1, h2 = 2 * np.pi / g1, 2 * np.pi / g2
-    for _ in range(4):
-        s1, s2 = c1 + np.linspace(-h1, h1, 9), c2 + np.linspace(-h2, h2, 9)
-        top = _block_values_top(w, s1, s2)
-        i1, i2 = np.unravel_index(int(np.argmax(top)), top.shape)
-        c1, c2 = s1[i1], s2[i2]
-        h1, h2 = h1 / 4, h2 / 4
-    d1, d2 = np.pi / (n + 1), np.pi / (m + 1)
-    corners = _block_values_top(w, np.array([c1 - d1, c1 + d1]), np.array([c2 - d2, c2 + d2]))
-    return float(np.sqrt(np.mean(corners**2)))
-
-
-def _block_values_top(w: np.ndarray, t1: np.ndarray, t2: np.ndarray) -> np.ndarray:
-    """Largest singular value of the symbol on the grid, shape ``(len(t1), len(t2))``."""
-    cout, cin = w.shape[:2]
-    s = _block_values(w, t1, t2).reshape(len(t1), len(t2), min(cout, cin))
-    return s[..., 0]
+    options = {
+        "stride": stride,
+        "dilation": dilation,
+        "groups": groups,
+        "padding": padding,
+        "output_padding": output_padding,
+        "transposed": transposed,
+    }
+    return _sigma_max_estimate(_layer(weight, shape, m, "zero", layout, options), grid)
 
 
 def approximate(
     weight: Any,
-    shape: int | tuple[int, int],
+    shape: Any,
     boundary: str = "zero",
     model: str = "best",
     layout: str = "oihw",
+    *,
+    stride: Any = 1,
+    dilation: Any = 1,
+    groups: Any = 1,
+    padding: Any = None,
+    output_padding: Any = 0,
+    transposed: bool = False,
 ) -> np.ndarray:
-    """Approximate singular values of the zero-padded convolution from symbol samples.
+    """Approximate singular values of a zero-padded convolution from symbol samples.
 
     Parameters
     ----------
-    weight : array_like
-        Real 4-D weights in ``layout``.
+    weight : array_like or Conv
+        Real weights in ``layout`` (1 to 3 spatial dimensions), or a validated layer.
     shape : int or tuple of int
-        Input size ``n`` or ``(n, m)``.
+        Input size.
     boundary : {"zero", "periodic"}
         ``"zero"``: approximate the zero-padded spectrum with ``model``.
         ``"periodic"``: the exact periodic spectrum (every model coincides).
@@ -253,11 +369,22 @@ def approximate(
         See the module docstring; ``"best"`` is :data:`BEST`.
     layout : {"oihw", "hwio"}
         Weight layout.
+    stride, dilation, groups, padding, output_padding, transposed
+        The layer, as for :func:`convbench.singular_values`. Which models take which
+        layers is in the module docstring; the others raise a ``ValueError`` naming
+        the option.
 
     Returns
     -------
     numpy.ndarray
-        ``n*m*min(cout, cin)`` values, sorted descending.
+        The layer's ``min(rows, cols)`` values (``n*m*min(cout, cin)`` for the plain
+        2-D layer), sorted descending.
+
+    Raises
+    ------
+    ValueError
+        For a model that does not describe the layer, naming the option; or when the
+        kernel does not fit the input's torus (every model samples the symbol there).
     """
     if boundary not in BOUNDARIES:
         raise ValueError(f"boundary must be one of {BOUNDARIES}; got {boundary!r}")
@@ -265,18 +392,33 @@ def approximate(
         model = BEST
     if model not in MODELS:
         raise ValueError(f"model must be 'best' or one of {MODELS}; got {model!r}")
-    w = as_oihw(weight, layout)
-    n, m = as_shape(shape)
-    check_fits(w, n, m)
-    cout, cin = w.shape[:2]
-    count = n * m * min(cout, cin)
-    if boundary == "periodic" or model == "circular":
-        t1 = 2 * np.pi * np.arange(n) / n
-        t2 = 2 * np.pi * np.arange(m) / m
-        return sort_descending(_block_values(w, t1, t2))
-    values = _quantiles(*mixture_distribution(w, n, m), count)
+    options = {
+        "stride": stride,
+        "dilation": dilation,
+        "groups": groups,
+        "padding": padding,
+        "output_padding": output_padding,
+        "transposed": transposed,
+    }
+    layer = _layer(weight, shape, None, boundary, layout, options)
+    if layer.boundary != boundary:  # a Conv given with another boundary
+        layer = layer.with_boundary(boundary)
+    periodic = _periodic_twin(layer, model)
+    if boundary == "periodic":
+        return _grid_values(periodic.polyphase())
+    if model == "circular":
+        if periodic.out_shape != layer.out_shape:
+            raise ValueError(
+                "model='circular' approximates the zero-padded layer by the periodic one "
+                f"of the same size; here the zero-padded output is {layer.out_shape} and "
+                f"the periodic one {periodic.out_shape} (padding {layer.padding}, stride "
+                f"{layer.stride}): their spectra have different lengths"
+            )
+        return _grid_values(periodic.polyphase())
+    _check_mixture(layer, model)
+    values = _quantiles(*_mixture(layer), layer.n_values)
     if model == "mixture_top":
-        top = sigma_max_estimate(w, n, m)
+        top = _sigma_max_estimate(layer)
         values = np.minimum(values, top)
         values[0] = top
     return np.ascontiguousarray(values)
@@ -284,53 +426,76 @@ def approximate(
 
 def compare_models(
     weight: Any,
-    shape: int | tuple[int, int],
+    shape: Any,
     models: tuple[str, ...] = MODELS,
     layout: str = "oihw",
     *,
     exact: np.ndarray | None = None,
     memory_budget: int | float | str | None = None,
+    stride: Any = 1,
+    dilation: Any = 1,
+    groups: Any = 1,
+    padding: Any = None,
+    output_padding: Any = 0,
+    transposed: bool = False,
 ) -> list[dict[str, Any]]:
     """Every model against the exact zero-padded spectrum for one layer.
 
     Parameters
     ----------
-    weight : array_like
-        Real 4-D weights in ``layout``.
+    weight : array_like or Conv
+        Real weights in ``layout``, or a validated layer.
     shape : int or tuple of int
-        Input size ``n`` or ``(n, m)``.
+        Input size.
     models : tuple of str
         Models to evaluate (``"best"`` allowed).
     layout : {"oihw", "hwio"}
         Weight layout.
     exact : numpy.ndarray, optional
         The exact zero-padded spectrum if already known; otherwise it is computed by a
-        dense SVD (``singular_values(..., method="explicit", boundary="zero")``).
+        dense SVD of the assembled operator (as ``singular_values(...,
+        method="explicit", boundary="zero")`` does).
     memory_budget : int, float, str, optional
         Memory budget for the dense SVD.
+    stride, dilation, groups, padding, output_padding, transposed
+        The layer, as for :func:`convbench.singular_values`.
 
     Returns
     -------
     list of dict
         One record per model: ``model``, ``n``, ``m``, ``cout``, ``cin``, ``kh``, ``kw``
-        and the measures of :func:`convbench.errors.spectrum_errors` (``mean_abs``,
-        ``rms``, ``max_abs``, ``rel_sigma_max``, ``rel_frobenius``).
+        (the first two input and kernel dimensions, 1 where a 1-D layer has none) and
+        the measures of :func:`convbench.errors.spectrum_errors` (``mean_abs``, ``rms``,
+        ``max_abs``, ``rel_sigma_max``, ``rel_frobenius``).
     """
-    from .spectrum import singular_values
-
-    w = as_oihw(weight, layout)
-    n, m = as_shape(shape)
-    check_fits(w, n, m)
-    if exact is None:
-        exact = singular_values(
-            w, (n, m), method="explicit", boundary="zero", memory_budget=memory_budget
-        )
-    cout, cin, kh, kw = w.shape
+    options = {
+        "stride": stride,
+        "dilation": dilation,
+        "groups": groups,
+        "padding": padding,
+        "output_padding": output_padding,
+        "transposed": transposed,
+    }
+    layer = _layer(weight, shape, None, "zero", layout, options)
+    if layer.boundary != "zero":
+        layer = layer.with_boundary("zero")
+    if exact is None:  # what singular_values(..., method="explicit") computes
+        exact = dense_singular_values(assemble(layer), memory_budget=memory_budget)
+    n, m = (*layer.shape, 1)[:2]
+    kh, kw = (*layer.kernel, 1)[:2]
     records = []
     for model in models:
-        errors = spectrum_errors(approximate(w, (n, m), "zero", model), exact)
+        errors = spectrum_errors(approximate(layer, layer.shape, "zero", model), exact)
         records.append(
-            {"model": model, "n": n, "m": m, "cout": cout, "cin": cin, "kh": kh, "kw": kw}
+            {
+                "model": model,
+                "n": n,
+                "m": m,
+                "cout": layer.cout,
+                "cin": layer.cin,
+                "kh": kh,
+                "kw": kw,
+            }
             | errors
         )
     return records
