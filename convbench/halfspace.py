@@ -24,16 +24,17 @@ input channels). So:
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from . import ordering
 from .fast import GRAM_SOA_MAX, JACOBI_MAX, block_values, check_threads, fast_singular_values
-from .layer import Conv
+from .layer import Conv, Polyphase
 from .symbols import _contract, grid_phases
 
-__all__ = ["layer_fast_values"]
+__all__ = ["iter_half_space", "layer_fast_values", "space_jobs"]
 
 # complex block entries per chunk of the half space
 _CHUNK_ENTRIES = 1 << 18
@@ -130,3 +131,96 @@ def _half_space(
         if pool is not None:
             pool.shutdown()
     return full
+
+
+# ---------------------------------------------------------------------------------------
+# the same spectrum as a stream of chunks (for convbench.stream.summarize)
+
+
+def space_jobs(
+    poly: Polyphase, chunk_entries: int = _CHUNK_ENTRIES
+) -> list[tuple[slice, np.ndarray, bool]]:
+    """The chunks of :func:`iter_half_space`: ``(first-axis rows, last-axis columns,
+    once)``, each of about ``chunk_entries`` block entries (at least one line of the
+    middle axes)."""
+    grid = poly.grid
+    last = grid[-1]
+    g, r, c = poly.kernel.shape[:3]
+    # entries per (first-axis row, last-axis column); a 1-D layer has no separate rows
+    head = grid[0] if len(grid) > 1 else 1
+    per_point = math.prod(grid[1:-1]) * g * r * c
+    edges = [0] if last % 2 or last == 1 else [0, last // 2]
+    interior = [j for j in range(1, last // 2 + 1) if j not in edges]
+    if head * per_point <= chunk_entries:
+        rows, step = head, max(1, chunk_entries // (head * per_point))
+    else:
+        rows, step = max(1, chunk_entries // per_point), 1
+    jobs = []
+    for columns, once in ((edges, True), (interior, False)):
+        for j in range(0, len(columns), step):
+            for i in range(0, head, rows):
+                jobs.append((slice(i, min(head, i + rows)), np.array(columns[j : j + step]), once))
+    return jobs
+
+
+def iter_half_space(
+    poly: Polyphase,
+    threads: int,
+    precision: str = "double",
+    chunk_entries: int = _CHUNK_ENTRIES,
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Yield ``(doubles, singles)`` chunk by chunk: the singular values of the blocks
+    ``B(2*pi*j/grid)`` of a polyphase kernel from half of the frequency space (those
+    of the self-conjugate slices, which count once, and the others, which count
+    twice), computed by a pool of ``threads``.
+
+    The same values as the half-space route of :func:`layer_fast_values`, but chunked
+    along the first and the last axis and streamed: at most ``2 * threads`` chunks are
+    in flight, so memory does not grow with the grid.
+    """
+    real = np.float64 if precision == "double" else np.float32
+    cplx = np.complex128 if precision == "double" else np.complex64
+    kernel = poly.kernel
+    if kernel.shape[1] < kernel.shape[2]:  # orient every block tall (same values)
+        kernel = kernel.swapaxes(1, 2)
+    r, c = kernel.shape[1:3]
+    kernel = np.ascontiguousarray(kernel, dtype=real)
+    # 3 .. GRAM_SOA_MAX columns (JACOBI_MAX in single precision): the compiled kernels
+    soa = 3 <= c <= (GRAM_SOA_MAX if precision == "double" else JACOBI_MAX)
+    offsets = [np.arange(k) + o for k, o in zip(poly.taps, poly.origin, strict=True)]
+    grid = poly.grid
+    middle = [grid_phases(o, n).astype(cplx) for o, n in zip(offsets[1:-1], grid[1:-1],
+                                                              strict=True)]
+    jobs = space_jobs(poly, chunk_entries)
+    empty = np.empty(0, dtype=real)
+
+    def work(job: tuple[slice, np.ndarray, bool]) -> tuple[np.ndarray, np.ndarray]:
+        rows, cols, once = job
+        last = grid_phases(offsets[-1], grid[-1], cols).astype(cplx)
+        if len(grid) == 1:
+            phases = [last]
+        else:
+            first = grid_phases(offsets[0], grid[0], np.arange(rows.start, rows.stop))
+            phases = [first.astype(cplx), *middle, last]
+        blocks = _contract(kernel, phases).reshape(-1, r, c)
+        if c == 1:
+            vals = np.abs(blocks).reshape(-1) if r == 1 else np.linalg.norm(blocks, axis=1)
+        elif soa:
+            vals = block_values(np.ascontiguousarray(blocks.transpose(1, 2, 0)), True, precision)
+        else:
+            vals = block_values(blocks, False, precision)
+        vals = np.ascontiguousarray(vals, dtype=real).reshape(-1)
+        return (empty, vals) if once else (vals, empty)
+
+    if threads == 1 or len(jobs) == 1:
+        for job in jobs:
+            yield work(job)
+        return
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        pending = []
+        for job in jobs:
+            pending.append(pool.submit(work, job))
+            if len(pending) >= 2 * threads:
+                yield pending.pop(0).result()
+        for fut in pending:
+            yield fut.result()

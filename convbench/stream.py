@@ -1,18 +1,27 @@
-"""``summarize``: statistics of spectra too large to hold, streamed over the frequency plane.
+"""``summarize``: statistics of spectra too large to hold, streamed over the frequency space.
 
-The fast path's chunks (rows of the half frequency plane, see :mod:`convbench.fast`) are
-produced one after another and folded into running statistics, so the memory in use does
-not depend on how many singular values there are: a few chunks in flight, a fixed
-histogram of :data:`FINE_BINS` counts and the values collected near each requested
-quantile (at most :data:`COLLECT_CAP` per quantile).
+The fast path's chunks are produced one after another and folded into running
+statistics, so the memory in use does not depend on how many singular values there
+are: a few chunks in flight, a fixed histogram of :data:`FINE_BINS` counts and the
+values collected near each requested quantile (at most :data:`COLLECT_CAP` per
+quantile). Every periodic layer streams: the plain layer and the ungrouped 1-D and 2-D
+ones go through the compiled 2-D path's row chunks of the half frequency plane
+(:func:`convbench.fast.iter_half_plane`, on the layer's polyphase kernel, as
+:func:`convbench.halfspace.layer_fast_values` does); grouped and 3-D layers through
+the half-space chunks of :func:`convbench.halfspace.iter_half_space`. Both give each
+chunk's values as ``(doubles, singles)``: those of the frequencies that stand for their
+conjugate too, and those of the self-conjugate ones.
 
 Exactness
 ---------
 ``sigma_max``, ``sigma_min``, ``count`` and the Frobenius norm are exact (to rounding).
 With ``exact=True`` (default) the histogram counts are exact and the quantiles are the
-same numbers ``numpy.quantile`` (``method="linear"``) gives on the full spectrum: pass 1
-counts the values in :data:`FINE_BINS` equal bins on ``[0, U]``, where
-``U = sum_ab ||W[:, :, a, b]||_2`` bounds every singular value; later passes keep only
+same numbers ``numpy.quantile`` (``method="linear"``) gives on the full spectrum (the
+one ``singular_values(..., method="fast")`` returns for the plain, 1-D and 2-D layers;
+the other paths agree with it to rounding): pass 1 counts the values in
+:data:`FINE_BINS` equal bins on ``[0, U]``, where ``U`` (:func:`upper_bound`: the sum
+over the polyphase taps of the tap matrices' norms) bounds every singular value; later
+passes keep only
 the values in the bins that hold the needed order statistics, or split such a bin again
 if it holds more than :data:`COLLECT_CAP` values. An interval narrower than 4 ulp is
 resolved by its lower end (so "exact" means within 4 ulp). Each pass recomputes the
@@ -30,7 +39,7 @@ import math
 import numbers
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,7 +48,8 @@ import numpy as np
 
 from .budget import estimate_seconds
 from .fast import _Plan, check_threads, iter_half_plane
-from .weights import as_oihw, as_shape, check_fits
+from .halfspace import iter_half_space, space_jobs
+from .layer import Conv, as_layer
 
 __all__ = ["COLLECT_CAP", "FINE_BINS", "Summary", "summarize", "upper_bound"]
 
@@ -60,7 +70,8 @@ class Summary:
     Attributes
     ----------
     count : int
-        Number of singular values, ``n * m * min(cout, cin)``.
+        Number of singular values, the layer's ``min(rows, cols)``
+        (``n * m * min(cout, cin)`` for the plain layer).
     sigma_max, sigma_min : float
         Largest and smallest singular value.
     frobenius : float
@@ -83,6 +94,8 @@ class Summary:
         Passes over the frequency plane.
     seconds : float
         Wall time.
+    shape : tuple of int
+        The layer's input size.
     """
 
     count: int
@@ -98,7 +111,7 @@ class Summary:
     upper_bound: float
     passes: int
     seconds: float
-    shape: tuple[int, int] = field(default=(0, 0))
+    shape: tuple[int, ...] = field(default=(0, 0))
 
     def quantile(self, q: float) -> float:
         """The stored quantile for probability ``q`` (must be one that was requested)."""
@@ -108,10 +121,22 @@ class Summary:
         return float(self.quantile_values[hit[0]])
 
 
-def upper_bound(w: np.ndarray) -> float:
-    """``sum_ab ||W[:, :, a, b]||_2``: no singular value of the periodic operator exceeds it."""
-    taps = w.transpose(2, 3, 0, 1)
-    return float(np.linalg.norm(taps, ord=2, axis=(2, 3)).sum())
+def upper_bound(weight: np.ndarray | Conv) -> float:
+    """A bound ``U`` on every singular value of the periodic layer, from its taps.
+
+    ``U = max_g sum_b ||K[g, :, :, b]||_2`` over the polyphase kernel ``K``
+    (:meth:`convbench.layer.Conv.polyphase`): the symbol ``B_g(t)`` is a sum of these
+    matrices times unimodular factors. For an array of stride-1 ungrouped weights
+    ``(cout, cin, *kernel)`` (no layer given) this is ``sum_a ||W[:, :, a]||_2``.
+    """
+    if isinstance(weight, Conv):
+        kernel = weight.polyphase().kernel
+    else:
+        kernel = np.asarray(weight, dtype=np.float64)[None]
+    g, r, c = kernel.shape[:3]
+    taps = kernel.reshape(g, r, c, -1).transpose(0, 3, 1, 2)
+    norms = np.linalg.norm(taps, ord=2, axis=(2, 3))  # (groups, taps)
+    return max(float(row.sum()) for row in norms)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -234,15 +259,28 @@ def _check_range(hist_range: Any) -> tuple[float, float] | None:
     return lo, hi
 
 
+def _lerp(a: float, b: float, t: float) -> float:
+    """``a + t*(b - a)`` exactly as ``numpy.quantile`` rounds it (from ``b`` when
+    ``t >= 1/2``), so that exact order statistics give numpy's quantiles bit for bit."""
+    diff = b - a
+    return b - diff * (1 - t) if t >= 0.5 else a + diff * t
+
+
 def _histogram(d: np.ndarray, s: np.ndarray, edges: np.ndarray) -> np.ndarray:
     return 2 * np.histogram(d, edges)[0] + np.histogram(s, edges)[0]
 
 
 def summarize(
     weight: Any,
-    shape: int | tuple[int, int],
+    shape: Any,
     layout: str = "oihw",
     *,
+    stride: Any = 1,
+    dilation: Any = 1,
+    groups: Any = 1,
+    padding: Any = None,
+    output_padding: Any = 0,
+    transposed: bool = False,
     bins: int | Sequence[float] | np.ndarray = 64,
     hist_range: tuple[float, float] | None = None,
     quantiles: Sequence[float] | np.ndarray = DEFAULT_QUANTILES,
@@ -250,20 +288,24 @@ def summarize(
     threads: int | None = None,
     progress: bool | None = None,
 ) -> Summary:
-    """Statistics of all singular values of a periodic convolution, in bounded memory.
+    """Statistics of all singular values of a periodic layer, in bounded memory.
 
     The spectrum is computed chunk by chunk with the ``fast`` path and never held whole,
-    so sizes whose ``n * m * min(cout, cin)`` values would not fit (``n = 2**14`` with 4
-    channels: ``2**30`` values, 8 GiB) run in a few tens of MiB.
+    so sizes whose values would not fit (``n = 2**14`` with 4 channels: ``2**30``
+    values, 8 GiB) run in a few tens of MiB. Every layer kind streams (see the module
+    docstring).
 
     Parameters
     ----------
-    weight : array_like
-        Real 4-D weights in ``layout``.
+    weight : array_like or Conv
+        Real weights in ``layout`` (1 to 3 spatial dimensions), or a validated layer.
     shape : int or tuple of int
-        Input size ``n`` or ``(n, m)``.
+        Input size.
     layout : {"oihw", "hwio"}
         Weight layout.
+    stride, dilation, groups, padding, output_padding, transposed
+        The layer, as for :func:`convbench.singular_values` (``boundary="periodic"``:
+        the stride must divide ``shape``; padding does not change the spectrum).
     bins : int or array_like
         Number of equal-width histogram bins, or the bin edges.
     hist_range : tuple of float, optional
@@ -289,36 +331,44 @@ def summarize(
         raise TypeError(f"exact must be True or False; got {exact!r}")
     if progress is not None and not isinstance(progress, (bool, np.bool_)):
         raise TypeError(f"progress must be True, False or None; got {progress!r}")
-    w = as_oihw(weight, layout)
-    n, m = as_shape(shape)
-    check_fits(w, n, m)
+    layer = as_layer(
+        weight,
+        shape,
+        layout=layout,
+        stride=stride,
+        dilation=dilation,
+        groups=groups,
+        padding=padding,
+        output_padding=output_padding,
+        transposed=transposed,
+        boundary="periodic",
+    )
+    if layer.boundary != "periodic":
+        layer = layer.with_boundary("periodic")
     q = _check_quantiles(quantiles)
     bins = _check_bins(bins)
     hist_range = _check_range(hist_range)
     if not isinstance(bins, int) and hist_range is not None:
         raise ValueError("give either bin edges in bins or hist_range, not both")
     threads = check_threads(threads)
-    cout, cin, kh, kw = w.shape
     start = time.perf_counter()
 
-    plan = _Plan(w, n, m)
-    total = n * m * plan.k
-    bound = upper_bound(w)
+    total = layer.n_values
+    chunks, nchunks = _source(layer, threads)
+    bound = upper_bound(layer)
     top = bound * (1 + 1e-9) + 1e-300  # rounding may put a value a hair above U
     if progress is None:
-        progress = estimate_seconds("fast", cout, cin, n, m, kh, kw) > 10
+        progress = estimate_seconds("fast", layer) > 10
     passes = 0
 
     def sweep(label: str):
         nonlocal passes
         passes += 1
-        chunks = iter_half_plane(plan, threads)
         if not progress:
-            return chunks
+            return chunks()
         from tqdm import tqdm
 
-        rows = len(_row_count(plan))
-        return tqdm(chunks, total=rows, desc=f"summarize {label}", unit="chunk",
+        return tqdm(chunks(), total=nchunks, desc=f"summarize {label}", unit="chunk",
                     file=sys.stderr, leave=False)
 
     # histogram edges known before pass 1?
@@ -395,7 +445,7 @@ def summarize(
                 else:
                     nxt += iv.split()
             todo = nxt
-        values = np.array([order[a] + (p - a) * (order[b] - order[a])
+        values = np.array([_lerp(order[a], order[b], p - a)
                            for a, b, p in zip(lo_rank, hi_rank, pos, strict=True)])
         error = 0.0
     else:
@@ -406,7 +456,7 @@ def summarize(
             b = min(int(np.searchsorted(cum, r, side="right")) - 1, FINE_BINS - 1)
             order[r] = min(max((b + 0.5) * width, smin), smax)
         order[0], order[total - 1] = smin, smax
-        values = np.array([order[a] + (p - a) * (order[b] - order[a])
+        values = np.array([_lerp(order[a], order[b], p - a)
                            for a, b, p in zip(lo_rank, hi_rank, pos, strict=True)])
         error = width
 
@@ -425,8 +475,35 @@ def summarize(
         upper_bound=bound,
         passes=passes,
         seconds=time.perf_counter() - start,
-        shape=(n, m),
+        shape=layer.shape,
     )
+
+
+def _plane_plan(layer: Conv) -> _Plan | None:
+    """The compiled 2-D path's plan for the layers
+    :func:`convbench.halfspace.layer_fast_values` sends there (plain; ungrouped 1-D or
+    2-D with blocks wider than one column), else ``None``."""
+    if layer.is_plain:
+        n, m = layer.shape
+        return _Plan(layer.weight, n, m)
+    poly = layer.polyphase()
+    if poly.groups == 1 and layer.d <= 2 and min(poly.block) > 1:
+        kernel, grid = poly.kernel[0], poly.grid
+        if layer.d == 1:
+            kernel, grid = kernel[..., None], (*grid, 1)
+        return _Plan(kernel, *grid)
+    return None
+
+
+def _source(
+    layer: Conv, threads: int
+) -> tuple[Callable[[], Iterator[tuple[np.ndarray, np.ndarray]]], int]:
+    """A fresh chunk iterator per pass over the spectrum, and the number of chunks."""
+    plan = _plane_plan(layer)
+    if plan is not None:
+        return (lambda: iter_half_plane(plan, threads)), len(_row_count(plan))
+    poly = layer.polyphase()
+    return (lambda: iter_half_space(poly, threads)), len(space_jobs(poly))
 
 
 def _row_count(plan: _Plan) -> list[tuple[int, int]]:

@@ -126,3 +126,13 @@ def test_upper_bound_bounds_sigma_max():
     for seed in range(5):
         w = cb.he_normal(3, 5, 3, seed=seed)
         assert stream.upper_bound(w) >= full_spectrum(w, 12)[0]
+
+
+def test_interpolated_quantiles_round_as_numpy_does():
+    """numpy.quantile interpolates from the upper neighbour when the fraction is >= 1/2;
+    a + t*(b - a) differs from it in the last bit for one of these 201 quantiles."""
+    q = np.linspace(0, 1, 201)
+    w = cb.pytorch_default(2, 3, 3, seed=3)
+    ref = full_spectrum(w, 10)
+    got = cb.summarize(w, 10, quantiles=q, progress=False)
+    np.testing.assert_array_equal(got.quantile_values, np.quantile(ref, q))
