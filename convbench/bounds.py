@@ -49,14 +49,16 @@ second derivative by ``(sum_i tau_i |e_i|)^2 M``, and every point ``t`` with
     max_g ||B_g(t)|| >= f(t) >= M (1 - q),   q = (sum_i tau_i h_i)^2 / 2.
 
 A cell of half-widths ``h`` whose centre value is below ``(1 - q)`` times the best value
-seen cannot hold ``t*`` and is dropped; the others are split in ``2^d`` (an axis with a
-single tap, where ``||B||`` is constant, is never split), and
-``M <= max over kept cells of max_g ||B_g(centre)|| / (1 - q)``. Because the margin is
-quadratic in the cell size, a handful of cells survive each level and the bound
-tightens by a factor four per level. The cost is some thousands of small SVDs (tens of
-thousands in 3-D), independent of ``n``, where the exact ``sigma_max`` of a zero-padded
-layer needs Lanczos on the whole operator
-(:func:`convbench.operators.top_singular_values`).
+seen cannot hold ``t*`` and is dropped; every other cell bounds the norm inside it by
+``max_g ||B_g(centre)|| / (1 - q)``, and ``M`` is at most the largest of these. The
+search splits the live cells in ``2^d`` (an axis with a single tap, where ``||B||`` is
+constant, is never split), the highest bounds first when there are too many to split
+at once. Because the margin is quadratic
+in the cell size, a handful of cells survive each level and the bound tightens by a
+factor four per level. The cost is some thousands of small SVDs (tens of thousands in
+3-D, where the first level alone has ``(4 * sum(taps))^3`` cells), independent of
+``n``, where the exact ``sigma_max`` of a zero-padded layer needs Lanczos on the whole
+operator (:func:`convbench.operators.top_singular_values`).
 
 Two safeguards keep the search finite when ``||B||`` is (nearly) constant over the
 torus, as for orthogonal convolutions or strided layers whose taps fall in distinct
@@ -66,9 +68,10 @@ phases, where no cell can be told apart from another. First, a coefficient bound
 ``M^2 <= max_g lambda_max(C_0) + sum_{delta != 0} ||C_delta||_2``, exact when the
 Gram matrix does not depend on ``t``; it is computed once (with a slack for the
 rounding of the sums) and the search stops as soon as it is within ``rtol`` of the best
-value seen. Second, no level evaluates more than :data:`MAX_CELLS` cells: the search
-then stops with the (still certified, looser) bound of the last level, and
-``upper / lower - 1`` says how loose it is.
+value seen. Second, one step splits at most :data:`MAX_CELLS` cells' worth and the
+search stops after :data:`MAX_EVALUATIONS` evaluations past the first level: it then
+returns the bound it has, still certified, and ``upper / lower - 1`` says how loose it
+is.
 
 The bound is ``M``, not the zero-padded ``sigma_max`` itself: that one is smaller by
 about ``O(1/n^2)`` relative (its top singular vector is confined to the box), and the
@@ -90,6 +93,7 @@ from .symbols import symbol_points
 
 __all__ = [
     "MAX_CELLS",
+    "MAX_EVALUATIONS",
     "NormBound",
     "coefficient_bound",
     "spectral_norm_bound",
@@ -97,8 +101,11 @@ __all__ = [
     "torus_layer",
 ]
 
-#: Most cells one refinement level evaluates (the first level always runs whole).
+#: Most cells one refinement step evaluates (the first level always runs whole).
 MAX_CELLS = 1 << 16
+#: Evaluations after the first level at which the search stops with the bound it has
+#: (still certified).
+MAX_EVALUATIONS = 1 << 18
 
 # symbol entries evaluated at once (complex128: 64 MiB)
 _CHUNK_ENTRIES = 1 << 22
@@ -266,8 +273,10 @@ def spectral_norm_bound(
         Cells per axis of the first level (at least ``4 * sum(taps)`` are used, the
         polyphase kernel's tap ranges summed over the axes).
     max_levels : int
-        Most refinement levels; if reached, or if the next level would hold more than
-        :data:`MAX_CELLS` cells, the (still valid, looser) bound so far is returned.
+        Most refinement levels of a cell (the first grid is level one); cells there
+        are not split again. When no cell can be split any more, or after
+        :data:`MAX_EVALUATIONS` evaluations past the first level, the (still valid,
+        looser) bound so far is returned.
 
     Returns
     -------
@@ -319,25 +328,40 @@ def spectral_norm_bound(
     points = np.stack([c.ravel() for c in np.meshgrid(*centres, indexing="ij")], axis=-1)
     flat = math.sqrt(coefficient_bound(poly)) if tau > 0 else math.inf
     children = 2 ** sum(split)
-    lower, evaluations, theta = 0.0, 0, (0.0,) * d
-    for _level in range(max_levels):
-        values = symbol_norms(poly, points)
-        evaluations += values.size
+    # the live cells: centres, refinement levels (half-width half / 2**level), values
+    level = np.zeros(points.shape[0], dtype=np.int64)
+    values = symbol_norms(poly, points)
+    evaluations = first = values.size
+    lower, theta = 0.0, (0.0,) * d
+    while True:
         best = int(np.argmax(values))
         if values[best] > lower:
             lower, theta = float(values[best]), tuple(float(t) for t in points[best])
-        q = 0.5 * (tau * half) ** 2
+        q = 0.5 * (tau * half / 2.0**level) ** 2
         # a cell can hold the maximiser only if its centre value is >= (1 - q) * M
         keep = values >= (1 - q) * lower
-        upper = min(float(values[keep].max()) / (1 - q), flat)
-        if upper <= (1 + rtol) * lower or q == 0.0:
+        points, level, values, q = points[keep], level[keep], values[keep], q[keep]
+        caps = values / (1 - q)  # each cell's bound on the norm inside it
+        upper = min(float(caps.max()), flat)
+        if upper <= (1 + rtol) * lower:
             break
-        if int(keep.sum()) * children > MAX_CELLS:
-            break  # a (nearly) flat norm: the bound so far, certified but looser
-        half /= 2
-        steps = [np.array([-half, half] if sp else [0.0]) for sp in split]
-        offsets = np.stack([o.ravel() for o in np.meshgrid(*steps, indexing="ij")], axis=-1)
-        points = (points[keep][:, None, :] + offsets[None]).reshape(-1, d)
+        # split the live cells, those with the highest bounds first
+        open_ = np.flatnonzero((q > 0) & (level < max_levels - 1))
+        if open_.size == 0 or evaluations - first >= MAX_EVALUATIONS:
+            break  # a (nearly) flat norm or no budget left: certified, looser
+        open_ = open_[np.argsort(-caps[open_], kind="stable")][: max(1, MAX_CELLS // children)]
+        open_.sort()
+        step = half / 2.0 ** (level[open_] + 1)
+        signs = [np.array([-1.0, 1.0] if sp else [0.0]) for sp in split]
+        offsets = np.stack([o.ravel() for o in np.meshgrid(*signs, indexing="ij")], axis=-1)
+        new = (points[open_][:, None, :] + step[:, None, None] * offsets[None]).reshape(-1, d)
+        new_values = symbol_norms(poly, new)
+        evaluations += new_values.size
+        rest = np.ones(points.shape[0], dtype=bool)
+        rest[open_] = False
+        points = np.concatenate([points[rest], new])
+        level = np.concatenate([level[rest], np.repeat(level[open_] + 1, children)])
+        values = np.concatenate([values[rest], new_values])
     upper = max(upper, lower) * (1 + _ROUNDING)
     return NormBound(
         upper=float(upper),

@@ -97,12 +97,16 @@ def test_bound_is_exact_and_quick_for_an_orthogonal_convolution():
     assert bound.evaluations == 32**2  # the first level only
 
 
-def test_cell_cap_keeps_the_bound_certified(monkeypatch):
-    monkeypatch.setattr(bounds, "MAX_CELLS", 16)
+def test_budget_caps_keep_the_bound_certified(monkeypatch):
     w = weights((3, 2, 3, 3), 1)
+    full = cb.spectral_norm_bound(w, stride=2)
+    monkeypatch.setattr(bounds, "MAX_CELLS", 16)
+    monkeypatch.setattr(bounds, "MAX_EVALUATIONS", 100)
     capped = cb.spectral_norm_bound(w, stride=2)
-    assert capped.upper >= sampled_norm(w, {"stride": 2}, 64)
-    assert capped.upper >= cb.spectral_norm_bound(w, stride=2).upper
+    first = 32**2  # the first level, whole
+    assert first < capped.evaluations <= first + 100 + 16
+    assert capped.upper >= full.upper >= sampled_norm(w, {"stride": 2}, 64)
+    assert capped.upper > (1 + 1e-6) * capped.lower, "the caps should have stopped it early"
 
 
 def test_bound_takes_a_layer_and_ignores_padding():
