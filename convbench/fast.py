@@ -1061,7 +1061,10 @@ def half_plane_values(symbol: HalfPlaneSymbol) -> np.ndarray:
     Returns
     -------
     numpy.ndarray
-        All singular values, descending: the result of ``fast_singular_values``.
+        All singular values, descending: the result of ``fast_singular_values``, bit
+        for bit, except for wide blocks past the compiled kernel (``GRAM_COEF_ASPECT``),
+        which ``fast_singular_values`` factorizes from the Gram coefficients without the
+        symbol, and this function from the symbol it is given (both certified).
     """
     if not isinstance(symbol, HalfPlaneSymbol):
         raise TypeError(f"symbol must come from half_plane_symbol(); got {type(symbol).__name__}")

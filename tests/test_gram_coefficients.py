@@ -81,3 +81,13 @@ def test_uncertified_blocks_are_recomputed(monkeypatch):
     assert sum(calls) == (5 * 4 + 2) // 2  # every kept block of the half plane, once
     exact = reference_values(w, (5, 4), boundary="periodic")
     assert np.max(np.abs(got - exact)) <= TIGHT * exact[0]
+
+
+def test_staged_path_agrees_on_wide_blocks():
+    # the staged path factorizes the symbol it holds: same values to the certified bound
+    w = _uniform((33, 70, 2, 3), 4)
+    staged = fast.half_plane_values(fast.half_plane_symbol(w, (5, 4)))
+    exact = reference_values(w, (5, 4), boundary="periodic")
+    assert np.max(np.abs(staged - exact)) <= TIGHT * exact[0]
+    whole = cb.singular_values(w, (5, 4), method="fast", threads=1)
+    assert np.max(np.abs(staged - whole)) <= TIGHT * exact[0]
