@@ -13,8 +13,11 @@ and numba threads 1, ``threads=1``), started with this file's ``--worker`` flag:
 
 Within each repeat the cases are run in turn and the sides of a case (lfa and fast;
 with ``--base`` also the base library's lfa and fast on the plain layers) in an order
-that rotates every repeat. Medians of the repeats are reported, every side delivers the
-full spectrum sorted descending, the weights are PyTorch's default initialisation
+that rotates every repeat. Times are the medians of the repeats; a ratio is the median
+of the repeats' own ratios, whose samples were taken seconds apart, so that the drift of
+a machine shared with other work (its load average is recorded) cancels out. Every side
+delivers the full spectrum sorted descending, the weights are PyTorch's default
+initialisation
 (:func:`convbench.pytorch_default` for 2-D layers, a seeded uniform of the same scale,
 ``1/sqrt(fan_in)``, otherwise) and each case's kernels are compiled before any timing.
 
@@ -27,7 +30,7 @@ in, the machine, the commit and the library versions go to
 
 Usage::
 
-    python scripts/layer_targets.py                 # both tables, 7 repeats (~10 min)
+    python scripts/layer_targets.py                 # both tables, 7 repeats (~12 min)
     python scripts/layer_targets.py --current HEAD  # the last commit, not the working tree
     python scripts/layer_targets.py --no-base       # the layer table only
     python scripts/layer_targets.py --quick         # tiny sizes, a smoke run
@@ -305,6 +308,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         "quick": args.quick,
         "threads": {var: "1" for var in THREAD_VARS} | {"threads": 1},
         "machine": machine(),
+        "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
         **commit_state(),
         "working_tree": commit_state(),  # where the script ran
         "layers": layers,
@@ -345,6 +349,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
                     record["order"].append([case["name"], key])
             print(f"repeat {r + 1}/{args.repeats} done", file=sys.stderr, flush=True)
         checks = {side: w.ask({"op": "checks"})["checks"] for side, w in workers.items()}
+        record["load_average_end"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
     finally:
         for w in workers.values():
             w.close()
@@ -360,9 +365,14 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
 # the tables
 
 
+def _ratios(case: dict[str, Any], side: str) -> list[float]:
+    """lfa/fast of each repeat (the two samples were taken seconds apart)."""
+    times = case["samples_s"]
+    return [a / b for a, b in zip(times[f"{side} lfa"], times[f"{side} fast"], strict=True)]
+
+
 def _ratio(case: dict[str, Any], side: str) -> float:
-    med = {k: _median(v) for k, v in case["samples_s"].items()}
-    return med[f"{side} lfa"] / med[f"{side} fast"]
+    return _median(_ratios(case, side))
 
 
 def table_lines(record: dict[str, Any]) -> list[str]:
@@ -372,9 +382,12 @@ def table_lines(record: dict[str, Any]) -> list[str]:
                                        f"numpy {record['versions']['numpy']}") if x)
     commit = (record.get("commit") or "?")[:8] + (" (uncommitted changes)" if record.get("dirty")
                                                    else "")
+    load = record.get("load_average")
+    shared = f", load average {load[0]:.1f} at the start" if load else ""
     lines = [
-        f"# fast against lfa: {about}, one thread everywhere, median of {record['repeats']} "
-        f"interleaved repeats, commit {commit}",
+        f"# fast against lfa: {about}{shared}, one thread everywhere, times: medians of "
+        f"{record['repeats']} interleaved repeats, ratios: medians of the repeats' ratios, "
+        f"commit {commit}",
         "| layer | n | lfa s | fast s | lfa/fast | target | max dev / sigma_max |",
         "|---|---|---|---|---|---|---|",
     ]
@@ -391,21 +404,31 @@ def table_lines(record: dict[str, Any]) -> list[str]:
         base = record["base"]["commit"][:8]
         lines += [
             "",
-            f"# plain layers (make targets) against {base}, in the same run",
+            f"# plain layers (make targets) against {base}, in the same run (now / {base}: "
+            "medians of the repeats' quotients)",
             f"| c | n | lfa s ({base}) | fast s ({base}) | lfa/fast ({base}) | lfa s | fast s "
-            f"| lfa/fast | now / {base} | target | fast values as {base} | max dev / sigma_max |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|",
+            f"| lfa/fast | lfa/fast now / {base} | target | fast s now / {base} "
+            f"| lfa s now / {base} | fast values as {base} | max dev / sigma_max |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for case in record["plain"]:
             med = {k: _median(v) for k, v in case["samples_s"].items()}
             now, before = _ratio(case, "current"), _ratio(case, "base")
+            times = case["samples_s"]
+            change = _median([a / b for a, b in zip(_ratios(case, "current"),
+                                                    _ratios(case, "base"), strict=True)])
+            fast, lfa = (
+                _median([a / b for a, b in zip(times[f"current {m}"], times[f"base {m}"],
+                                               strict=True)])
+                for m in ("fast", "lfa")
+            )
             same = case["check"]["fast_sha256"] == case["base_check"]["fast_sha256"]
             dev = case["check"]["max_dev"]
             lines.append(
                 f"| {case['c']} | {case['n']} | {med['base lfa']:.3f} | {med['base fast']:.3f} "
                 f"| {before:.1f}x | {med['current lfa']:.3f} | {med['current fast']:.3f} | "
-                f"{now:.1f}x | {now / before:.2f} | >= {1 - PLAIN_TOLERANCE:.2f} | "
-                f"{'bit for bit' if same else 'differ'} | "
+                f"{now:.1f}x | {change:.2f} | >= {1 - PLAIN_TOLERANCE:.2f} | {fast:.2f} | "
+                f"{lfa:.2f} | {'bit for bit' if same else 'differ'} | "
                 + (f"{dev:.1e} |" if dev is not None else "shapes or order differ |")
             )
     return lines

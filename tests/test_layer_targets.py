@@ -54,7 +54,7 @@ def test_tiny_run_prints_the_tables_and_keeps_the_samples(tmp_path, capsys, monk
     plain = [line for line in tables if line.startswith("| 1 | 8 |")]
     assert len(plain) == 1 and plain[0].endswith(" |")
     cells = [c.strip() for c in plain[0].strip("|").split("|")]
-    assert len(cells) == 12 and cells[9] == ">= 0.90" and cells[10] == "bit for bit"
+    assert len(cells) == 14 and cells[9] == ">= 0.90" and cells[12] == "bit for bit"
     # the record: one file named after the commit, every sample, the machine, versions
     (path,) = out_dir.glob("layers-*.json")
     record = json.loads(path.read_text())
@@ -98,17 +98,21 @@ def test_table_ratios_come_from_the_medians():
         "commit": "0123456789ab", "dirty": False, "base": {"commit": "93cd84c1aaaa"},
         "layers": [{"name": "L", "n": 8, "target": 2.0, "check": {"max_dev": 2e-15},
                     "samples_s": {"current lfa": [3.0, 2.0, 9.0],
-                                  "current fast": [0.5, 1.0, 0.25]}}],
+                                  "current fast": [1.0, 0.5, 0.25]}}],
         "plain": [{"c": 4, "n": 16, "check": {"max_dev": None, "fast_sha256": "a"},
                    "base_check": {"fast_sha256": "b"},
                    "samples_s": {"current lfa": [2.0], "current fast": [1.0],
                                  "base lfa": [3.0], "base fast": [1.0]}}],
     }
     lines = script.table_lines(record)
-    assert lines[0].endswith("median of 3 interleaved repeats, commit 01234567")
-    assert lines[3] == "| L | 8 | 3.0000 | 0.5000 | 6.0x | >= 2x | 2.0e-15 |"
+    assert lines[0].endswith("times: medians of 3 interleaved repeats, ratios: medians of "
+                             "the repeats' ratios, commit 01234567")
+    # times 3 and 0.5 are the medians; the ratio is that of the repeats (3, 4, 36)
+    assert lines[3] == "| L | 8 | 3.0000 | 0.5000 | 4.0x | >= 2x | 2.0e-15 |"
     assert lines[-1] == ("| 4 | 16 | 3.000 | 1.000 | 3.0x | 2.000 | 1.000 | 2.0x | 0.67 | "
-                         ">= 0.90 | differ | shapes or order differ |")
+                         ">= 0.90 | 1.00 | 0.67 | differ | shapes or order differ |")
+    record["load_average"] = [3.25, 3.0, 2.0]
+    assert ", load average 3.2 at the start," in script.table_lines(record)[0]
 
 
 def test_free_path_never_returns_an_existing_file(tmp_path):
