@@ -390,14 +390,17 @@ class Conv:
     def is_plain(self) -> bool:
         """A forward, stride-1, undilated, ungrouped 2-D layer with 'same' padding: the
         layer the paper's four paths were written for."""
-        same = tuple((dl * (k - 1)) // 2 for k, dl in zip(self.kernel, self.dilation, strict=True))
+        same = tuple(
+            (dl * (k - 1) // 2, dl * (k - 1) - dl * (k - 1) // 2)
+            for k, dl in zip(self.kernel, self.dilation, strict=True)
+        )
         return (
             self.d == 2
             and not self.transposed
             and self.groups == 1
             and all(s == 1 for s in self.stride)
             and all(dl == 1 for dl in self.dilation)
-            and self.before == same
+            and self.padding == same
         )
 
     def with_boundary(self, boundary: str) -> Conv:

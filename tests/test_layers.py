@@ -288,3 +288,12 @@ def test_budget_knows_strides_and_groups():
     assert strided.nbytes < dense
     with pytest.raises(cb.BudgetError, match="groups=64"):
         cb.singular_values(w, 4096, groups=64, memory_budget="1M")
+
+
+def test_only_the_same_padding_counts_as_the_plain_layer():
+    w = weights((2, 2, 3, 3), 0)
+    assert cb.as_layer(w, 8).is_plain
+    assert cb.as_layer(w, 8, padding=((1, 1), (1, 1))).is_plain
+    assert not cb.as_layer(w, 8, padding=((1, 3), (1, 0)), boundary="zero").is_plain
+    assert not cb.as_layer(w, 8, padding=((0, 2), (1, 1)), boundary="zero").is_plain
+    assert not cb.as_layer(w, 8, stride=2).is_plain
