@@ -49,7 +49,7 @@ from typing import Any
 import numpy as np
 
 from . import __version__
-from .bounds import NormBound, spectral_norm_bound
+from .bounds import spectral_norm_bound, torus_layer
 from .budget import BudgetError, format_bytes
 from .fast import check_threads
 from .layer import Conv, as_layer
@@ -211,7 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="certified upper bound on the spectral norm (any n, both boundaries)",
         description="An upper bound on sigma_max of the layer for every input size, every "
         "padding and both boundaries: the maximum over the frequency torus of its "
-        "(polyphase) symbol, certified (1-D and 2-D layers).",
+        "(polyphase) symbol, certified.",
     )
     _layer_arguments(bd, need_size=False)
     bd.add_argument("--rtol", type=float, default=1e-9, help="relative tightness")
@@ -437,30 +437,30 @@ def _weight(args: argparse.Namespace) -> tuple[np.ndarray, int, int]:
     return w, d, g
 
 
-def _layer(args: argparse.Namespace, boundary: str, shape: tuple[int, ...] | None = None) -> Conv:
-    """The validated layer of the command's arguments."""
-    w, d, g = _weight(args)
-    if shape is None:
-        n = _per_dim(args.n, d, "--n")
-        if args.m is not None:
-            if len(args.n) != 1:
-                raise CommandError("give the width either in --n (e.g. 64x32) or in --m")
-            n = (n[0], args.m)
-        shape = n
+def _options(args: argparse.Namespace, d: int) -> dict[str, Any]:
+    """The layer options of the arguments, one entry per dimension."""
     pad = args.padding
     if isinstance(pad, tuple) and len(pad) == 1:  # one before:after pair for every dimension
         pad = pad * d
+    return {
+        "stride": _per_dim(args.stride, d, "--stride"),
+        "dilation": _per_dim(args.dilation, d, "--dilation"),
+        "padding": pad,
+        "output_padding": _per_dim(args.output_padding, d, "--output-padding"),
+        "transposed": args.transposed,
+    }
+
+
+def _layer(args: argparse.Namespace, boundary: str) -> Conv:
+    """The validated layer of the command's arguments."""
+    w, d, g = _weight(args)
+    shape = _per_dim(args.n, d, "--n")
+    if args.m is not None:
+        if len(args.n) != 1:
+            raise CommandError("give the width either in --n (e.g. 64x32) or in --m")
+        shape = (shape[0], args.m)
     return as_layer(
-        w,
-        shape,
-        layout=args.layout,
-        stride=_per_dim(args.stride, d, "--stride"),
-        dilation=_per_dim(args.dilation, d, "--dilation"),
-        groups=g,
-        padding=pad,
-        output_padding=_per_dim(args.output_padding, d, "--output-padding"),
-        transposed=args.transposed,
-        boundary=boundary,
+        w, shape, layout=args.layout, groups=g, boundary=boundary, **_options(args, d)
     )
 
 
@@ -573,56 +573,20 @@ def _summarize(args: argparse.Namespace) -> int:
     return 0
 
 
-def _bound_shape(args: argparse.Namespace, w: np.ndarray, d: int) -> tuple[int, ...]:
-    """An input size large enough that no polyphase tap of the periodic layer wraps."""
-    kernel = w.shape[2:] if args.layout == "oihw" else w.shape[:-2]
-    stride = _per_dim(args.stride, d, "--stride")
-    dilation = _per_dim(args.dilation, d, "--dilation")
-    return tuple(
-        (dl * (k - 1) + 2) * (1 if args.transposed else s)
-        for k, s, dl in zip(kernel, stride, dilation, strict=True)
-    )
-
-
-def _norm_bound(layer: Conv, rtol: float) -> tuple[NormBound, int, int]:
-    """Certified bound on ``sigma_max`` of a 1-D or 2-D layer, any size and padding.
-
-    Any such layer, zero-padded or periodic, of any input size, is a compression of
-    the strided convolution on the infinite grid, whose norm is the maximum over the
-    torus of its polyphase symbol (the stride's phases as input channels); groups are
-    diagonal blocks, so the bound is the largest of the groups'. A transposed layer is
-    the adjoint of its forward map and has the same norm. ``layer`` must be periodic
-    and large enough that no polyphase tap wraps (:func:`_bound_shape`).
-
-    Returns the bound of the group that attains it, that group, and the number of
-    symbol evaluations over all groups.
-    """
-    kernels = layer.polyphase().kernel
-    if layer.d == 1:
-        kernels = kernels[..., None]
-    results = [spectral_norm_bound(kernel, rtol=rtol) for kernel in kernels]
-    g = max(range(len(results)), key=lambda i: results[i].upper)
-    return results[g], g, sum(b.evaluations for b in results)
-
-
 def _bound(args: argparse.Namespace) -> int:
-    w, d, _g = _weight(args)
-    if d == 3:
-        raise CommandError("the certified bound covers 1-D and 2-D layers; this one is 3-D")
-    layer = _layer(args, "periodic", shape=_bound_shape(args, w, d))
+    w, d, g = _weight(args)
+    # the layer on a torus where no polyphase tap wraps: its input size is not used
+    layer = torus_layer(w, args.layout, groups=g, **_options(args, d))
     start = time.perf_counter()
-    b, group, evaluations = _norm_bound(layer, args.rtol)
+    b = spectral_norm_bound(layer, rtol=args.rtol)
     seconds = time.perf_counter() - start
-    theta = ", ".join(f"{t:.6f}" for t in b.theta[:d])
-    where = f"theta = ({theta})"
+    where = f"theta = ({', '.join(f'{t:.6f}' for t in b.theta)})"
     if layer.phases > 1:
         where += f" of the polyphase symbol (stride {_x(layer.stride)})"
-    if layer.groups > 1:
-        where += f", group {group}"
     print(layer_line(layer, sizes=False))
     print(f"bound      {b.upper:.12g}  (sigma_max <= bound for every n, either boundary)")
     print(f"attained   {b.lower:.12g}  at {where}")
-    print(f"work       {evaluations} symbol evaluations, {seconds:.3f} s")
+    print(f"work       {b.evaluations} symbol evaluations, {seconds:.3f} s")
     return 0
 
 
