@@ -13,9 +13,12 @@ and numba threads 1, ``threads=1``), started with this file's ``--worker`` flag:
 
 Within each repeat the cases are run in turn and the sides of a case (lfa and fast;
 with ``--base`` also the base library's lfa and fast on the plain layers) in an order
-that rotates every repeat. Times are the medians of the repeats; a ratio is the median
-of the repeats' own ratios, whose samples were taken seconds apart, so that the drift of
-a machine shared with other work (its load average is recorded) cancels out. Every side
+that rotates every repeat. Every sample is timed by the wall clock and by the worker's
+CPU time (``time.process_time``: with one thread it is the time the computation ran,
+which other work sharing the machine inflates far less); the tables use the CPU time
+unless ``--clock wall``. Times are the medians of the repeats; a ratio is the median of
+the repeats' own ratios, whose samples were taken seconds apart, so that the drift of a
+shared machine (its load average is recorded) cancels out. Every side
 delivers the full spectrum sorted descending, the weights are PyTorch's default
 initialisation
 (:func:`convbench.pytorch_default` for 2-D layers, a seeded uniform of the same scale,
@@ -141,9 +144,9 @@ def worker() -> int:
         elif op == "time":
             name, method = cmd["name"], cmd["method"]
             gc.collect()
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             values = run(name, method)
-            seconds = time.perf_counter() - start
+            seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
             if name not in checks:
                 held.setdefault(name, {})[method] = values
                 both = held[name]
@@ -157,7 +160,7 @@ def worker() -> int:
                         "fast_sha256": hashlib.sha256(fast.tobytes()).hexdigest(),
                     }
             del values
-            reply({"seconds": seconds})
+            reply({"seconds": seconds, "cpu_seconds": cpu})
         elif op == "checks":
             reply({"checks": checks})
         elif op == "quit":
@@ -306,6 +309,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "repeats": args.repeats,
         "quick": args.quick,
+        "clock": args.clock,
         "threads": {var: "1" for var in THREAD_VARS} | {"threads": 1},
         "machine": machine(),
         "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
@@ -336,6 +340,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             workers[side].ask({"op": "case", **{k: case[k] for k in ("name", "shape", "n",
                                                                       "kwargs", "seed")}})
         samples: dict[str, dict[str, list[float]]] = {}
+        cpu: dict[str, dict[str, list[float]]] = {}
         for r in range(args.repeats):
             for case in [*layers, *plain]:
                 sides = [("current", "lfa"), ("current", "fast")]
@@ -346,6 +351,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
                     got = workers[side].ask({"op": "time", "name": case["name"], "method": method})
                     key = f"{side} {method}"
                     samples.setdefault(case["name"], {}).setdefault(key, []).append(got["seconds"])
+                    cpu.setdefault(case["name"], {}).setdefault(key, []).append(got["cpu_seconds"])
                     record["order"].append([case["name"], key])
             print(f"repeat {r + 1}/{args.repeats} done", file=sys.stderr, flush=True)
         checks = {side: w.ask({"op": "checks"})["checks"] for side, w in workers.items()}
@@ -355,6 +361,8 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             w.close()
     for case in [*layers, *plain]:
         case["samples_s"] = samples[case["name"]]
+        case["samples_cpu_s"] = cpu[case["name"]]
+        case["clock"] = args.clock
         case["check"] = checks["current"][case["name"]]
         if case["kind"] == "plain":
             case["base_check"] = checks["base"][case["name"]]
@@ -365,9 +373,15 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
 # the tables
 
 
+def _times(case: dict[str, Any]) -> dict[str, list[float]]:
+    """The samples the tables use: process CPU time (``samples_cpu_s``) where the record
+    was made with ``--clock cpu``, else wall time (``samples_s``)."""
+    return case["samples_cpu_s"] if case.get("clock") == "cpu" else case["samples_s"]
+
+
 def _ratios(case: dict[str, Any], side: str) -> list[float]:
     """lfa/fast of each repeat (the two samples were taken seconds apart)."""
-    times = case["samples_s"]
+    times = _times(case)
     return [a / b for a, b in zip(times[f"{side} lfa"], times[f"{side} fast"], strict=True)]
 
 
@@ -384,15 +398,16 @@ def table_lines(record: dict[str, Any]) -> list[str]:
                                                    else "")
     load = record.get("load_average")
     shared = f", load average {load[0]:.1f} at the start" if load else ""
+    clock = "CPU" if record.get("clock") == "cpu" else "wall"
     lines = [
-        f"# fast against lfa: {about}{shared}, one thread everywhere, times: medians of "
-        f"{record['repeats']} interleaved repeats, ratios: medians of the repeats' ratios, "
-        f"commit {commit}",
+        f"# fast against lfa: {about}{shared}, one thread everywhere, times: {clock} seconds, "
+        f"medians of {record['repeats']} interleaved repeats, ratios: medians of the repeats' "
+        f"ratios, commit {commit}",
         "| layer | n | lfa s | fast s | lfa/fast | target | max dev / sigma_max |",
         "|---|---|---|---|---|---|---|",
     ]
     for case in record["layers"]:
-        med = {k: _median(v) for k, v in case["samples_s"].items()}
+        med = {k: _median(v) for k, v in _times(case).items()}
         target = f">= {case['target']:g}x" if case["target"] else "-"
         dev = case["check"]["max_dev"]
         lines.append(
@@ -412,9 +427,9 @@ def table_lines(record: dict[str, Any]) -> list[str]:
             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for case in record["plain"]:
-            med = {k: _median(v) for k, v in case["samples_s"].items()}
+            med = {k: _median(v) for k, v in _times(case).items()}
             now, before = _ratio(case, "current"), _ratio(case, "base")
-            times = case["samples_s"]
+            times = _times(case)
             change = _median([a / b for a, b in zip(_ratios(case, "current"),
                                                     _ratios(case, "base"), strict=True)])
             fast, lfa = (
@@ -437,6 +452,9 @@ def table_lines(record: dict[str, Any]) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=7)
+    ap.add_argument("--clock", choices=("cpu", "wall"), default="cpu",
+                    help="the time the tables use: the worker's CPU time (default) or the "
+                         "wall clock; both are recorded")
     ap.add_argument("--quick", action="store_true", help="tiny sizes (a smoke run)")
     ap.add_argument("--base", default=BASE, help=f"commit to compare with (default {BASE})")
     ap.add_argument("--no-base", action="store_true", help="skip the plain-layer comparison")

@@ -63,9 +63,12 @@ def test_tiny_run_prints_the_tables_and_keeps_the_samples(tmp_path, capsys, monk
     assert record["base"]["commit"].startswith(script.BASE)
     assert {"numpy", "scipy", "numba", "python"} <= set(record["versions"])
     assert record["machine"]["cores"] >= 1
+    assert record["clock"] == "cpu"
     for case in record["layers"]:
-        assert set(case["samples_s"]) == {"current lfa", "current fast"}
+        assert set(case["samples_s"]) == set(case["samples_cpu_s"]) == {"current lfa",
+                                                                       "current fast"}
         assert all(len(v) == 2 and min(v) > 0 for v in case["samples_s"].values())
+        assert all(len(v) == 2 and min(v) > 0 for v in case["samples_cpu_s"].values())
         assert case["check"]["max_dev"] < 1e-12
     (case,) = record["plain"]
     assert set(case["samples_s"]) == {"current lfa", "current fast", "base lfa", "base fast"}
@@ -105,14 +108,22 @@ def test_table_ratios_come_from_the_medians():
                                  "base lfa": [3.0], "base fast": [1.0]}}],
     }
     lines = script.table_lines(record)
-    assert lines[0].endswith("times: medians of 3 interleaved repeats, ratios: medians of "
-                             "the repeats' ratios, commit 01234567")
+    assert lines[0].endswith("times: wall seconds, medians of 3 interleaved repeats, ratios: "
+                             "medians of the repeats' ratios, commit 01234567")
     # times 3 and 0.5 are the medians; the ratio is that of the repeats (3, 4, 36)
     assert lines[3] == "| L | 8 | 3.0000 | 0.5000 | 4.0x | >= 2x | 2.0e-15 |"
     assert lines[-1] == ("| 4 | 16 | 3.000 | 1.000 | 3.0x | 2.000 | 1.000 | 2.0x | 0.67 | "
                          ">= 0.90 | 1.00 | 0.67 | differ | shapes or order differ |")
     record["load_average"] = [3.25, 3.0, 2.0]
     assert ", load average 3.2 at the start," in script.table_lines(record)[0]
+    # a record made with the CPU clock tabulates its CPU samples
+    record["clock"] = "cpu"
+    case = record["layers"][0]
+    case["clock"] = "cpu"
+    case["samples_cpu_s"] = {"current lfa": [1.0], "current fast": [0.5]}
+    lines = script.table_lines(record)
+    assert "times: CPU seconds" in lines[0]
+    assert lines[3] == "| L | 8 | 1.0000 | 0.5000 | 2.0x | >= 2x | 2.0e-15 |"
 
 
 def test_free_path_never_returns_an_existing_file(tmp_path):
