@@ -161,23 +161,12 @@ class TimeLayerKinds(Case):
 class TimeLayerTopOne(TimeLayerKinds):
     """Seconds for ``sigma_max`` of the zero-padded layer (``explicit_zero_top1``).
 
-    At the two smaller sizes only, where ARPACK runs on the sparse matrix: at 262144
-    points, where the operator is matrix-free, the library's time predictions were
-    measured 14 to 340 times short (12.8 s for the plain 512x512 layer with 4 channels,
-    predicted 0.9 s; 5 min for the depthwise one with 16, predicted 0.9 s). The 1-D
-    layer runs at 64 points only: its top singular values cluster as ``1/n**2``, and
-    at 4096 points with 4 channels ARPACK took 227,061 matvec pairs (181 s) where the
-    library predicts a few hundred (0.7 s); such a cell is skipped with that reason
-    until :func:`convbench.budget.estimate` models it.
+    ARPACK on the sparse matrix, or Lanczos on the matrix-free operator above
+    ``convbench.budget.MATRIX_FREE_NNZ`` nonzeros. The top singular values of a
+    zero-padded layer crowd like ``1/n**2``, so the iteration counts grow with ``n``
+    (fastest for 1-D layers: 227,061 ARPACK matvec pairs at 4096 points with 4
+    channels); the library's estimate models that, and the shared skip rule leaves out
+    the cells it predicts too slow.
     """
 
-    params = (list(KINDS), [ZERO_TOP1], [p for p in POINTS if p <= 4096], list(LAYER_CHANNELS))
-
-    def skip_reason(self, kind: str, path: str, points: int, c: int) -> str | None:
-        if KINDS[kind]["d"] == 1 and points > min(POINTS):
-            return (
-                f"{path} of a 1-D layer at {points} points: ARPACK's iteration count grows "
-                "as n**2 in 1-D, beyond convbench.budget's prediction (measured 181 s "
-                "against 0.7 s at 4096 points, c=4)"
-            )
-        return super().skip_reason(kind, path, points, c)
+    params = (list(KINDS), [ZERO_TOP1], list(POINTS), list(LAYER_CHANNELS))

@@ -338,8 +338,17 @@ def estimate(
             # vectors, the padded input and output of a matvec, one 32 MiB chunk and
             # the 64 MiB symbol chunk of the start vector's maximiser search
             nbytes = 8 * (8 * big + ncv * min(rows, cols)) + 96 * 2**20
-            pairs = 60 if top_k == 1 else max(300, math.prod(layer.shape) / 8)
-            stages = (0.0, pairs * 4.0 * nnz / _MATRIX_FREE_FLOP_RATE)
+            # k = 1 stops on the value's change: the top values crowd like 1/n^2, and
+            # the steps grow about like n (measured ~280 at n = 512, 4 channels)
+            side = max(layer.shape)
+            pairs = 60 + side / 2 if top_k == 1 else max(300, math.prod(layer.shape) / 8, side**1.5)
+            per_pair = 4.0 * nnz / _MATRIX_FREE_FLOP_RATE
+            if not layer.is_plain:
+                # the general operator gathers and scatters each tap's positions: memory
+                # traffic of the input and output per tap, twice per pair
+                vectors = layer.rows + layer.cols
+                per_pair += 4 * 8 * vectors * math.prod(layer.kernel) / _STREAM_RATE
+            stages = (0.0, pairs * per_pair)
             seconds = stages[1]
             return Estimate(int(1.1 * nbytes), float(seconds if stage != "transform" else 0.0))
         else:
@@ -348,7 +357,10 @@ def estimate(
             # Lanczos on A^T A: a few hundred matvec pairs for well separated extremes,
             # more as the top of the spectrum crowds (measured ~n*m/16 pairs at 1 to 16
             # channels for n = 64 ... 512; taken as n*m/8)
-            seconds += max(300, math.prod(layer.shape) / 8) * 2 * nnz / _SVDS_MATVEC_RATE
+            # (1-D layers crowd fastest for their size: ~n^1.5 pairs, measured 227,061 at
+            # n = 4096)
+            pairs = max(300, math.prod(layer.shape) / 8, max(layer.shape) ** 1.5)
+            seconds += pairs * 2 * nnz / _SVDS_MATVEC_RATE
         stages = (assemble, seconds - assemble)
         if stage == "transform":
             nbytes = sparse
