@@ -30,6 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from . import ordering
+from .blas import single_blas_thread
 from .fast import GRAM_SOA_MAX, JACOBI_MAX, block_values, check_threads, fast_singular_values
 from .layer import Conv, Polyphase
 from .symbols import _contract, grid_phases
@@ -47,8 +48,20 @@ def layer_fast_values(
     precision: str = "double",
     top_k: int | None = None,
 ) -> np.ndarray:
-    """The periodic spectrum of any validated layer by the fast path, descending."""
+    """The periodic spectrum of any validated layer by the fast path, descending.
+
+    BLAS runs one thread per worker for the duration of the call
+    (:func:`convbench.blas.single_blas_thread`): the pool of ``threads`` supplies the
+    parallelism.
+    """
     threads = check_threads(threads)
+    with single_blas_thread():
+        return _layer_fast_values(layer, threads, precision, top_k)
+
+
+def _layer_fast_values(
+    layer: Conv, threads: int, precision: str, top_k: int | None
+) -> np.ndarray:
     if layer.is_plain:
         n, m = layer.shape
         return fast_singular_values(

@@ -46,6 +46,7 @@ from typing import Any
 import numba
 import numpy as np
 
+from .blas import single_blas_thread
 from .budget import estimate_seconds
 from .fast import _Plan, check_threads, iter_half_plane
 from .halfspace import iter_half_space, space_jobs
@@ -270,6 +271,7 @@ def _histogram(d: np.ndarray, s: np.ndarray, edges: np.ndarray) -> np.ndarray:
     return 2 * np.histogram(d, edges)[0] + np.histogram(s, edges)[0]
 
 
+@single_blas_thread()
 def summarize(
     weight: Any,
     shape: Any,
