@@ -15,6 +15,8 @@ The public face re-exports focused modules:
 - :mod:`convbench.operators`: matrix-free operators, extreme singular values;
   :mod:`convbench.bounds`: a certified bound on ``sigma_max``;
   :mod:`convbench.boundary`: approximate zero-padding spectra (:func:`approximate`).
+- :mod:`convbench.models`: :func:`model_spectra`, every convolution of an ONNX model or
+  a PyTorch module.
 """
 
 from .boundary import approximate
@@ -22,6 +24,7 @@ from .bounds import NormBound, spectral_norm_bound
 from .budget import BudgetError, feasibility, memory_budget
 from .explicit import unrolled
 from .layer import Conv, as_layer
+from .models import LayerRecord, ModelReport, model_spectra
 from .operators import smallest_singular_values
 from .spectrum import METHODS, singular_values
 from .stream import Summary, summarize
@@ -35,6 +38,8 @@ __all__ = [
     "BudgetError",
     "Conv",
     "FFTWPlan",
+    "LayerRecord",
+    "ModelReport",
     "NormBound",
     "Summary",
     "__version__",
@@ -43,6 +48,7 @@ __all__ = [
     "feasibility",
     "he_normal",
     "memory_budget",
+    "model_spectra",
     "pytorch_default",
     "singular_values",
     "smallest_singular_values",

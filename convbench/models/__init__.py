@@ -1,0 +1,115 @@
+"""Whole models: the exact per-layer spectra of an ONNX model or a PyTorch module.
+
+:func:`model_spectra` reads the model (:mod:`.onnx_graph`, :mod:`.torch_module`: each
+convolution, its options and input size, as a :class:`.spec.LayerSpec`), computes each
+layer's numbers (:mod:`.compute`) and returns a :class:`.report.ModelReport`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from .compute import layer_record
+from .onnx_graph import onnx_layers
+from .report import COLUMNS, LayerRecord, ModelReport
+from .torch_module import is_module, torch_layers
+
+__all__ = ["COLUMNS", "LayerRecord", "ModelReport", "model_spectra"]
+
+
+def _input_shape(input_shape: Any) -> tuple[int, ...]:
+    if isinstance(input_shape, str) or not hasattr(input_shape, "__iter__"):
+        raise TypeError(f"input_shape must be a tuple of ints such as (1, 3, 224, 224); "
+                        f"got {input_shape!r}")
+    shape = tuple(input_shape)
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in shape):
+        raise TypeError(f"input_shape must hold ints; got {input_shape!r}")
+    if not 3 <= len(shape) <= 5:
+        raise ValueError(
+            f"input_shape must be (batch, channels, *spatial) with 1 to 3 spatial "
+            f"dimensions; got {shape}"
+        )
+    if any(v < 1 for v in shape):
+        raise ValueError(f"input_shape must be positive; got {shape}")
+    return shape
+
+
+def model_spectra(
+    model: Any,
+    input_shape: Any,
+    *,
+    boundary: str = "zero",
+    spectra: bool = False,
+    threads: int | None = None,
+    fold_batchnorm: bool = False,
+    progress: Callable[[int, int, str], None] | None = None,
+) -> ModelReport:
+    """Exact per-layer spectra of every convolution of a model, in graph order.
+
+    Parameters
+    ----------
+    model : str, os.PathLike, onnx.ModelProto or torch.nn.Module
+        An ONNX file (read as data; nothing is executed or unpickled), a parsed ONNX
+        model, or a PyTorch module (load your checkpoint into it yourself).
+    input_shape : tuple of int
+        The full input shape, batch and channels included, e.g. ``(1, 3, 224, 224)``.
+    boundary : {"zero", "periodic"}
+        ``sigma_max`` of each layer exactly as it computes, with its own zero padding
+        (default), or on the torus (NaN where the stride does not divide the size).
+    spectra : bool
+        Keep each layer's full periodic spectrum in ``record.spectrum``.
+    threads : int, optional
+        Threads of the periodic (``fast``) path; default all cores.
+    fold_batchnorm : bool
+        PyTorch only: fold each eval-mode BatchNorm that directly follows a convolution
+        into its weight (``w * gamma / sqrt(var + eps)`` per output channel), so the
+        numbers are those of the affine map the pair computes at inference. Off by
+        default: the convolution alone.
+    progress : callable, optional
+        Called as ``progress(done, total, name)`` after each layer.
+
+    Returns
+    -------
+    ModelReport
+        ``.layers`` (one :class:`LayerRecord` per convolution), ``.lipschitz_bound``
+        (the product of the ``sigma_max`` where the model is a plain chain of
+        convolutions and 1-Lipschitz maps; ``.chain_reason`` says why not otherwise),
+        ``.to_pandas()``, ``.to_csv(path)``, ``.to_json(path)``.
+
+    Raises
+    ------
+    OSError
+        A missing model file.
+    ValueError
+        A file that is not an ONNX model, an input shape of the wrong rank or too
+        small for the model.
+    TypeError
+        A model of another type.
+    """
+    if boundary not in ("zero", "periodic"):
+        raise ValueError(f"boundary must be 'zero' or 'periodic'; got {boundary!r}")
+    if fold_batchnorm not in (True, False):
+        raise TypeError(f"fold_batchnorm must be True or False; got {fold_batchnorm!r}")
+    shape = _input_shape(input_shape)
+    if is_module(model):
+        specs, reason = torch_layers(model, shape, fold_batchnorm=fold_batchnorm)
+        source = "torch"
+    else:
+        if fold_batchnorm:
+            raise ValueError("fold_batchnorm applies to PyTorch modules only")
+        specs, reason = onnx_layers(model, shape)
+        source = "onnx"
+    records: list[LayerRecord] = []
+    for i, spec in enumerate(specs):
+        records.append(layer_record(spec, boundary=boundary, spectra=spectra, threads=threads))
+        if progress is not None:
+            progress(i + 1, len(specs), spec.name)
+    return ModelReport(
+        layers=records,
+        boundary=boundary,
+        input_shape=shape,
+        chain=not reason and bool(records),
+        chain_reason=reason if records else "the model has no convolution",
+        source=source,
+    )

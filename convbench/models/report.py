@@ -1,0 +1,187 @@
+"""The per-layer table of a model: records, the network bound, pandas, CSV and JSON."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .spec import LayerSpec
+
+#: The columns of every table, in order.
+COLUMNS = (
+    "name", "op", "weight_shape", "stride", "dilation", "groups", "padding",
+    "output_padding", "input_size", "output_size", "sigma_max", "bound",
+    "sigma_max_periodic", "sigma_min_periodic", "condition_periodic", "seconds", "reason",
+)
+
+
+@dataclass
+class LayerRecord:
+    """One convolution's row: what the layer is and its spectral numbers.
+
+    ``sigma_max`` is the largest singular value of the operator under the report's
+    boundary (``"zero"``: exactly as the layer computes, its own zero padding);
+    ``bound`` a certified upper bound on it (every input size, either boundary). The
+    periodic numbers come from the exact periodic spectrum and are NaN where the stride
+    does not divide the input size. ``reason`` says why a layer has no numbers.
+    """
+
+    name: str
+    op: str
+    weight_shape: tuple[int, ...] | None
+    stride: tuple[int, ...]
+    dilation: tuple[int, ...]
+    groups: int
+    padding: tuple[tuple[int, int], ...]
+    output_padding: tuple[int, ...]
+    input_size: tuple[int, ...] | None
+    output_size: tuple[int, ...] | None
+    sigma_max: float = math.nan
+    bound: float = math.nan
+    sigma_max_periodic: float = math.nan
+    sigma_min_periodic: float = math.nan
+    condition_periodic: float = math.nan
+    seconds: float = math.nan
+    reason: str = ""
+    notes: list[str] = field(default_factory=list)
+    spectrum: np.ndarray | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_spec(cls, spec: LayerSpec) -> LayerRecord:
+        """The record of a layer, with no numbers yet."""
+        return cls(
+            name=spec.name, op=spec.op, weight_shape=spec.weight_shape, stride=spec.stride,
+            dilation=spec.dilation, groups=spec.groups, padding=spec.padding,
+            output_padding=spec.output_padding, input_size=spec.input_size,
+            output_size=spec.output_size, reason=spec.reason, notes=list(spec.notes),
+        )
+
+    def row(self) -> dict[str, Any]:
+        """The record as a flat dict over :data:`COLUMNS` (tuples kept as tuples)."""
+        return {c: getattr(self, c) for c in COLUMNS}
+
+
+def _plain(value: Any) -> Any:
+    """JSON-ready: tuples to lists, non-finite floats to None."""
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _cell(value: Any) -> str:
+    """CSV and table text: sizes as ``56x56``, pads as ``1:1,1:1``."""
+    if value is None:
+        return ""
+    if isinstance(value, tuple):
+        if value and isinstance(value[0], tuple):
+            return ",".join(f"{b}:{a}" for b, a in value)
+        return "x".join(str(v) for v in value)
+    if isinstance(value, float):
+        return "" if math.isnan(value) else repr(value)
+    return str(value)
+
+
+def _write_check(path: Any, force: bool) -> Path:
+    path = Path(path)
+    if path.exists() and not force:
+        raise FileExistsError(f"{path} exists; pass force=True to overwrite it")
+    return path
+
+
+@dataclass
+class ModelReport:
+    """Per-layer spectra of a model, in graph order.
+
+    Attributes
+    ----------
+    layers : list of LayerRecord
+        One record per convolution.
+    boundary : str
+        The boundary of every ``sigma_max``.
+    input_shape : tuple of int
+        The model's input shape, batch and channels included.
+    chain : bool
+        Whether the model is a plain chain of convolutions and 1-Lipschitz maps.
+    chain_reason : str
+        Why it is not (empty when it is).
+    source : str
+        ``"onnx"`` or ``"torch"``.
+    """
+
+    layers: list[LayerRecord]
+    boundary: str
+    input_shape: tuple[int, ...]
+    chain: bool
+    chain_reason: str
+    source: str
+
+    @property
+    def lipschitz_bound(self) -> float | None:
+        """Product of the layers' ``sigma_max``: an upper bound on the network's
+        Lipschitz constant (Euclidean norms) where the model is a plain chain; ``None``
+        where it is not, or where a layer has no value."""
+        if not self.chain or not self.layers:
+            return None
+        values = [r.sigma_max for r in self.layers]
+        if any(not math.isfinite(v) for v in values):
+            return None
+        return float(np.prod(values))
+
+    @property
+    def lipschitz_certified(self) -> float | None:
+        """Product of the layers' certified bounds, under the same condition."""
+        if not self.chain or not self.layers:
+            return None
+        values = [r.bound for r in self.layers]
+        if any(not math.isfinite(v) for v in values):
+            return None
+        return float(np.prod(values))
+
+    def rows(self) -> list[dict[str, Any]]:
+        """Every record as a dict over :data:`COLUMNS`."""
+        return [r.row() for r in self.layers]
+
+    def to_pandas(self) -> Any:
+        """The table as a :class:`pandas.DataFrame` (pandas is an optional extra)."""
+        try:
+            import pandas as pd
+        except ImportError as exc:  # pragma: no cover - depends on the environment
+            raise ImportError("to_pandas needs pandas: pip install pandas") from exc
+        return pd.DataFrame(self.rows(), columns=list(COLUMNS))
+
+    def to_csv(self, path: Any, *, force: bool = False) -> Path:
+        """Write the table as CSV (sizes as ``56x56``, pads as ``1:1,1:1``)."""
+        path = _write_check(path, force)
+        with path.open("w", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(COLUMNS)
+            for row in self.rows():
+                writer.writerow([_cell(row[c]) for c in COLUMNS])
+        return path
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: the layers, the boundary, the input shape and the network view."""
+        return {
+            "source": self.source,
+            "input_shape": list(self.input_shape),
+            "boundary": self.boundary,
+            "chain": self.chain,
+            "chain_reason": self.chain_reason,
+            "lipschitz_bound": self.lipschitz_bound,
+            "lipschitz_certified": self.lipschitz_certified,
+            "layers": [{c: _plain(v) for c, v in row.items()} for row in self.rows()],
+        }
+
+    def to_json(self, path: Any, *, force: bool = False) -> Path:
+        """Write :meth:`to_dict` as JSON (NaN as ``null``)."""
+        path = _write_check(path, force)
+        path.write_text(json.dumps(self.to_dict(), indent=1) + "\n")
+        return path

@@ -1,0 +1,349 @@
+"""Whole models: every convolution of ONNX graphs and PyTorch modules, against
+independent references.
+
+ONNX layers are checked against the dense matrix that ONNX's own reference evaluator
+(``onnx.reference``, numpy) computes for the node on the identity's columns, so the
+attribute semantics (pads, auto_pad, group, dilations, ConvTranspose's output_padding)
+are ONNX's, not the library's reading of them. PyTorch layers are checked against the
+module itself applied to the identity (bias off). Large layers, where the library uses
+Lanczos, are checked against ARPACK on PyTorch's functional conv and its autograd
+adjoint. No reference shares code with the library.
+"""
+
+from __future__ import annotations
+
+import math
+import pickle
+
+import numpy as np
+import pytest
+
+import convbench as cb
+
+onnx = pytest.importorskip("onnx")
+torch = pytest.importorskip("torch")
+from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+from onnx.reference import ReferenceEvaluator  # noqa: E402
+
+RTOL = 1e-9
+
+
+def _graph_model(nodes, x_dims, inits, opset=13, name="g"):
+    graph = helper.make_graph(
+        nodes,
+        name,
+        [helper.make_tensor_value_info("x", TensorProto.DOUBLE, x_dims)],
+        [helper.make_tensor_value_info(nodes[-1].output[0], TensorProto.DOUBLE, None)],
+        [numpy_helper.from_array(v, k) for k, v in inits.items()],
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+
+
+def _onnx_matrix(model, shape):
+    """The model's matrix by ONNX's reference evaluator on unit inputs (bias off)."""
+    size = math.prod(shape[1:])
+    eye = np.eye(size).reshape(size, *shape[1:])
+    out = ReferenceEvaluator(model).run(None, {"x": eye})[0]
+    return out.reshape(size, -1).T
+
+
+def _top(matrix):
+    return np.linalg.svd(matrix, compute_uv=False)[0]
+
+
+def _single(op, w, cin, spatial, *, x_name="x", unnamed=False, const=False, **attrs):
+    rng = np.random.default_rng(0)
+    weight = rng.standard_normal(w)
+    nodes = []
+    inits = {}
+    if const:
+        nodes.append(helper.make_node(
+            "Constant", [], ["w"], value=numpy_helper.from_array(weight, "w")
+        ))
+    else:
+        inits["w"] = weight
+    nodes.append(helper.make_node(op, [x_name, "w"], ["y"], name="" if unnamed else "conv",
+                                  **attrs))
+    shape = (1, cin, *spatial)
+    model = _graph_model(nodes, ["N", cin, *(["S"] * len(spatial))], inits)
+    return model, shape
+
+
+ONNX_CASES = {
+    "pads_stride_group": ("Conv", (4, 2, 3, 3), 4, (7, 6),
+                          {"pads": [1, 0, 2, 1], "strides": [2, 1], "group": 2}),
+    "same_lower_stride": ("Conv", (3, 2, 4, 3), 2, (7, 8),
+                          {"auto_pad": "SAME_LOWER", "strides": [2, 3]}),
+    "same_upper_dilated": ("Conv", (2, 3, 3, 3), 3, (9, 8),
+                           {"auto_pad": "SAME_UPPER", "dilations": [2, 1]}),
+    "valid_dilated": ("Conv", (2, 2, 3, 2), 2, (9, 7),
+                      {"auto_pad": "VALID", "dilations": [2, 3]}),
+    "depthwise": ("Conv", (3, 1, 3, 3), 3, (6, 6), {"pads": [1, 1, 1, 1], "group": 3}),
+    "one_d": ("Conv", (3, 2, 5), 2, (17,), {"pads": [2, 1], "strides": [2]}),
+    "map_1x1": ("Conv", (4, 3, 3, 3), 3, (1, 1), {"pads": [1, 1, 1, 1]}),
+    "kernel_1x1_on_1x1": ("Conv", (5, 3, 1, 1), 3, (1, 1), {}),
+    "transpose": ("ConvTranspose", (3, 2, 4, 4), 3, (5, 4),
+                  {"strides": [2, 2], "pads": [1, 1, 1, 1]}),
+    # onnx.reference's ConvTranspose has no groups: grouped transposed layers are
+    # checked on PyTorch modules below
+    "transpose_outpad_asym": ("ConvTranspose", (4, 2, 3, 3), 4, (4, 3),
+                              {"strides": [2, 2], "pads": [1, 1, 1, 0],
+                               "output_padding": [1, 0]}),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ONNX_CASES))
+def test_onnx_layer_against_the_reference_evaluator(case):
+    op, w, cin, spatial, attrs = ONNX_CASES[case]
+    model, shape = _single(op, w, cin, spatial, **attrs)
+    matrix = _onnx_matrix(model, shape)
+    report = cb.model_spectra(model, shape)
+    (rec,) = report.layers
+    assert rec.reason == ""
+    assert rec.name == "conv" and rec.op == op
+    assert rec.output_size == tuple(
+        ReferenceEvaluator(model).run(None, {"x": np.zeros(shape)})[0].shape[2:]
+    )
+    assert rec.sigma_max == pytest.approx(_top(matrix), rel=RTOL)
+    assert rec.bound >= rec.sigma_max * (1 - 1e-12)
+    assert rec.weight_shape == w
+    assert report.chain and report.lipschitz_bound == pytest.approx(rec.sigma_max)
+
+
+def test_onnx_constant_weights_unnamed_nodes_and_periodic_numbers():
+    model, shape = _single("Conv", (4, 2, 3, 3), 2, (8, 8), unnamed=True, const=True,
+                           pads=[1, 1, 1, 1], strides=[2, 2])
+    report = cb.model_spectra(model, shape)
+    (rec,) = report.layers
+    assert rec.name == "y"  # the first output's name
+    assert rec.sigma_max == pytest.approx(_top(_onnx_matrix(model, shape)), rel=RTOL)
+    # periodic: circular padding by ONNX's Pad, then the same strided convolution
+    pad = helper.make_node("Pad", ["x", "p"], ["xp"], mode="wrap")
+    conv = helper.make_node("Conv", ["xp", "w"], ["y"], strides=[2, 2])
+    weight = numpy_helper.to_array(model.graph.node[0].attribute[0].t)
+    wrap = _graph_model([pad, conv], ["N", 2, 8, 8],
+                        {"w": weight, "p": np.array([0, 0, 1, 1, 0, 0, 1, 1], np.int64)},
+                        opset=19)
+    s = np.linalg.svd(_onnx_matrix(wrap, shape), compute_uv=False)
+    assert rec.sigma_max_periodic == pytest.approx(s[0], rel=RTOL)
+    assert rec.sigma_min_periodic == pytest.approx(s[-1], rel=1e-8)
+    assert rec.condition_periodic == pytest.approx(s[0] / s[-1], rel=1e-8)
+    per = cb.model_spectra(model, shape, boundary="periodic", spectra=True)
+    assert per.layers[0].sigma_max == pytest.approx(s[0], rel=RTOL)
+    np.testing.assert_allclose(per.layers[0].spectrum, s, atol=1e-9 * s[0])
+
+
+def test_onnx_periodic_numbers_are_nan_where_the_stride_does_not_divide():
+    model, shape = _single("Conv", (2, 2, 3, 3), 2, (7, 7), pads=[1, 1, 1, 1], strides=[2, 2])
+    (rec,) = cb.model_spectra(model, shape).layers
+    assert math.isnan(rec.sigma_max_periodic) and math.isnan(rec.condition_periodic)
+    assert math.isfinite(rec.sigma_max)
+
+
+def _arpack_top(weight, shape, **conv):
+    """sigma_max by ARPACK on torch's functional conv2d and its autograd adjoint."""
+    import scipy.sparse.linalg as sla
+
+    F = torch.nn.functional
+    wt = torch.from_numpy(weight)
+    x0 = torch.zeros(shape, dtype=torch.float64)
+    out_shape = F.conv2d(x0, wt, **conv).shape
+
+    def mv(v):
+        x = torch.from_numpy(np.ascontiguousarray(v).reshape(shape))
+        return F.conv2d(x, wt, **conv).numpy().ravel()
+
+    def rmv(u):
+        y = torch.from_numpy(np.ascontiguousarray(u).reshape(out_shape))
+        _, back = torch.autograd.functional.vjp(lambda x: F.conv2d(x, wt, **conv), x0, y)
+        return back.numpy().ravel()
+
+    op = sla.LinearOperator((math.prod(out_shape), math.prod(shape)), matvec=mv,
+                            rmatvec=rmv, dtype=np.float64)
+    return sla.svds(op, k=1, tol=1e-14, return_singular_vectors=False,
+                    random_state=0)[0]
+
+
+def test_onnx_large_layer_lanczos_against_arpack_on_torch():
+    weight = cb.pytorch_default(16, 16, 3, seed=1)
+    model = _graph_model(
+        [helper.make_node("Conv", ["x", "w"], ["y"], pads=[1, 1, 1, 1], strides=[2, 2])],
+        ["N", 16, "H", "W"], {"w": weight},
+    )
+    shape = (1, 16, 24, 24)
+    (rec,) = cb.model_spectra(model, shape).layers
+    ref = _arpack_top(weight, shape, stride=2, padding=1)
+    assert rec.sigma_max == pytest.approx(ref, rel=RTOL)
+
+
+# -- PyTorch ---------------------------------------------------------------------------
+
+
+def _module_matrix(module, size):
+    """The module's linear part on unit inputs: module(e_i) - module(0)."""
+    cin = module.in_channels
+    n = cin * math.prod(size)
+    eye = torch.eye(n, dtype=torch.float64).reshape(n, cin, *size)
+    with torch.no_grad():
+        out = module(eye) - module(torch.zeros(1, cin, *size, dtype=torch.float64))
+    return out.reshape(n, -1).T.numpy()
+
+
+class TwoD(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.stem = torch.nn.Conv2d(3, 8, 3, stride=2, padding=1)
+        self.act = torch.nn.ReLU()
+        self.dw = torch.nn.Conv2d(8, 8, 3, padding=2, dilation=2, groups=8, bias=False)
+        self.block = torch.nn.Sequential(torch.nn.Conv2d(8, 4, 1),
+                                         torch.nn.Conv2d(4, 6, (3, 2), padding="same"))
+        self.up = torch.nn.ConvTranspose2d(6, 4, 3, stride=2, padding=1, output_padding=1,
+                                           groups=2)
+
+    def forward(self, x):
+        return self.up(self.block(self.dw(self.act(self.stem(x)))))
+
+
+@pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")
+def test_torch_module_layers_against_the_modules_themselves():
+    torch.manual_seed(0)
+    net = TwoD().double()
+    report = cb.model_spectra(net, (2, 3, 10, 9))
+    assert [r.name for r in report.layers] == ["stem", "dw", "block.0", "block.1", "up"]
+    sizes = [(10, 9), (5, 5), (5, 5), (5, 5), (5, 5)]
+    mods = [net.stem, net.dw, net.block[0], net.block[1], net.up]
+    for rec, mod, size in zip(report.layers, mods, sizes, strict=True):
+        assert rec.input_size == size, rec.name
+        assert rec.sigma_max == pytest.approx(_top(_module_matrix(mod, size)), rel=RTOL)
+        assert rec.bound >= rec.sigma_max * (1 - 1e-12)
+    assert report.layers[-1].output_size == (10, 10)
+    assert report.chain, report.chain_reason
+    prod = np.prod([r.sigma_max for r in report.layers])
+    assert report.lipschitz_bound == pytest.approx(prod)
+
+
+def test_torch_one_d_and_a_residual_graph_is_not_a_chain():
+    class Res(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a = torch.nn.Conv1d(3, 3, 5, stride=2, padding=2)
+            self.b = torch.nn.Conv1d(3, 3, 3, padding=1, dilation=1)
+
+        def forward(self, x):
+            h = self.a(x)
+            return h + self.b(h)
+
+    torch.manual_seed(1)
+    net = Res().double()
+    report = cb.model_spectra(net, (1, 3, 20))
+    for rec, mod, size in zip(report.layers, [net.a, net.b], [(20,), (10,)], strict=True):
+        assert rec.input_size == size
+        assert rec.sigma_max == pytest.approx(_top(_module_matrix(mod, size)), rel=RTOL)
+    assert not report.chain and report.lipschitz_bound is None
+    assert "output" in report.chain_reason
+
+
+def test_torch_fold_batchnorm_is_the_pairs_linear_part():
+    torch.manual_seed(2)
+    conv = torch.nn.Conv2d(3, 4, 3, padding=1)
+    bn = torch.nn.BatchNorm2d(4)
+    bn.running_var.uniform_(0.2, 3.0)
+    bn.running_mean.uniform_(-1, 1)
+    bn.weight.data.uniform_(-2, 2)
+    net = torch.nn.Sequential(conv, bn, torch.nn.ReLU()).double().eval()
+    plain = cb.model_spectra(net, (1, 3, 6, 6))
+    folded = cb.model_spectra(net, (1, 3, 6, 6), fold_batchnorm=True)
+    pair = torch.nn.Sequential(conv, bn)
+    pair.in_channels = 3
+    ref = _top(_module_matrix(pair, (6, 6)))
+    assert folded.layers[0].sigma_max == pytest.approx(ref, rel=RTOL)
+    assert plain.layers[0].sigma_max == pytest.approx(
+        _top(_module_matrix(conv, (6, 6))), rel=RTOL)
+    assert folded.chain and not plain.chain
+    with pytest.raises(ValueError, match="eval"):
+        cb.model_spectra(net.train(), (1, 3, 6, 6), fold_batchnorm=True)
+
+
+def test_report_tables(tmp_path):
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(2, 3, 3), torch.nn.ReLU(),
+                              torch.nn.Conv2d(3, 2, 3, stride=2))
+    report = cb.model_spectra(net, (1, 2, 9, 9))
+    frame = report.to_pandas()
+    assert list(frame["name"]) == ["0", "2"]
+    assert list(frame.columns) == list(cb.models.COLUMNS)
+    csv_path = report.to_csv(tmp_path / "t.csv")
+    assert csv_path.read_text().splitlines()[1].startswith("0,Conv2d,3x2x3x3,1x1,")
+    report.to_json(tmp_path / "t.json")
+    with pytest.raises(FileExistsError):
+        report.to_json(tmp_path / "t.json")
+    import json
+
+    data = json.loads((tmp_path / "t.json").read_text())
+    assert data["layers"][1]["input_size"] == [7, 7]
+    assert data["lipschitz_bound"] == pytest.approx(report.lipschitz_bound)
+
+
+# -- bad input -------------------------------------------------------------------------
+
+
+class _Trap:
+    def __init__(self, path):
+        self.path = str(path)
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
+def test_bad_files_get_clear_errors_and_pickles_are_never_run(tmp_path):
+    marker = tmp_path / "executed"
+    bad = tmp_path / "model.onnx"
+    bad.write_bytes(pickle.dumps(_Trap(marker)))
+    with pytest.raises(ValueError, match="ONNX"):
+        cb.model_spectra(bad, (1, 3, 8, 8))
+    assert not marker.exists()
+    with pytest.raises(OSError):
+        cb.model_spectra(tmp_path / "missing.onnx", (1, 3, 8, 8))
+    model, shape = _single("Conv", (4, 2, 3, 3), 2, (8, 8))
+    data = model.SerializeToString()
+    trunc = tmp_path / "trunc.onnx"
+    trunc.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError):
+        cb.model_spectra(trunc, shape)
+    png = tmp_path / "image.onnx"
+    png.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4)
+    with pytest.raises(ValueError):
+        cb.model_spectra(png, shape)
+    with pytest.raises(TypeError):
+        cb.model_spectra(object(), shape)
+    good = tmp_path / "good.onnx"
+    good.write_bytes(data)
+    with pytest.raises(ValueError, match="dimensions"):
+        cb.model_spectra(good, (1, 2, 8))
+    with pytest.raises(ValueError):
+        cb.model_spectra(good, (1, 2, 8, 8, 8))
+    valid, _ = _single("Conv", (4, 2, 3, 3), 2, (8, 8), auto_pad="VALID")
+    with pytest.raises(ValueError, match="small"):
+        cb.model_spectra(valid, (1, 2, 2, 2))
+    with pytest.raises(ValueError, match="boundary"):
+        cb.model_spectra(good, shape, boundary="circular")
+
+
+def test_a_layer_without_an_inferable_size_is_reported_with_the_reason():
+    rng = np.random.default_rng(0)
+    nodes = [
+        helper.make_node("Mystery", ["x"], ["h"], domain="custom"),
+        helper.make_node("Conv", ["h", "w"], ["y"], name="after"),
+    ]
+    graph = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.DOUBLE, ["N", 2, 8, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.DOUBLE, None)],
+        [numpy_helper.from_array(rng.standard_normal((2, 2, 3, 3)), "w")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13),
+                                                    helper.make_opsetid("custom", 1)])
+    report = cb.model_spectra(model, (1, 2, 8, 8))
+    (rec,) = report.layers
+    assert rec.name == "after" and "input size" in rec.reason
+    assert math.isnan(rec.sigma_max)
+    assert not report.chain
