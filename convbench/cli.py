@@ -105,6 +105,17 @@ def sizes(text: str) -> tuple[int, ...]:
     return values
 
 
+def input_shape(text: str) -> tuple[int, ...]:
+    """``"1x3x224x224"``: batch, channels and 1 to 3 spatial sizes, positive ints."""
+    values = tuple(_int(p, 1) for p in _split(text))
+    if not 3 <= len(values) <= 5:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} has {len(values)} sizes; an input shape is batch x channels x 1 to 3 "
+            "spatial sizes, e.g. 1x3x224x224"
+        )
+    return values
+
+
 def offsets(text: str) -> tuple[int, ...]:
     """Like :func:`sizes`, non-negative (``--output-padding``)."""
     values = tuple(_int(p, 0) for p in _split(text))
@@ -231,6 +242,25 @@ def build_parser() -> argparse.ArgumentParser:
                     help="a ConvTranspose weight (cin, cout/groups, *kernel)")
     it.add_argument("--layout", choices=LAYOUTS, default="oihw", help="layout to write")
     it.add_argument("--force", action="store_true", help="overwrite an existing file")
+    md = sub.add_parser(
+        "model",
+        help="exact per-layer spectra of every convolution of an ONNX model",
+        description="sigma_max (exact, the layer's own zero padding), the certified bound "
+        "and the periodic extremes of every Conv/ConvTranspose node of an ONNX model, read "
+        "as data (PyTorch checkpoints are pickles and are never loaded: export to ONNX, or "
+        "call convbench.model_spectra on your module).",
+    )
+    md.add_argument("model", type=Path, help="the .onnx file")
+    md.add_argument("--input", type=input_shape, required=True, metavar="SHAPE",
+                    help="the full input shape, batch and channels included: 1x3x224x224")
+    md.add_argument("--boundary", choices=("zero", "periodic"), default="zero",
+                    help="sigma_max as the layers compute (zero, default) or on the torus")
+    md.add_argument("--threads", type=int, help="threads of the periodic spectra")
+    md.add_argument("--csv", type=Path, help="write the table as CSV")
+    md.add_argument("--json", type=Path, help="write the report as JSON")
+    md.add_argument("--force", action="store_true", help="overwrite existing --csv/--json")
+    md.add_argument("--progress", choices=("auto", "yes", "no"), default="auto",
+                    help="progress bar on stderr (auto: models of 10 or more convolutions)")
     return parser
 
 
@@ -608,7 +638,52 @@ def _init(args: argparse.Namespace) -> int:
     return 0
 
 
+#: Pickle-based formats that ``convbench model`` refuses without reading them.
+PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".bin")
+
+
+def _model(args: argparse.Namespace) -> int:
+    from .models import model_spectra
+    from .models.table import format_table
+
+    if args.model.suffix.lower() in PICKLE_SUFFIXES:
+        raise CommandError(
+            f"{args.model}: {args.model.suffix} files are pickles and are never loaded; "
+            "export the model to ONNX (torch.onnx.export), or call "
+            "convbench.model_spectra(module, shape) on your own module"
+        )
+    for out in (args.csv, args.json):
+        if out is not None and out.exists() and not args.force:
+            raise FileExistsError(f"{out} exists; pass --force to overwrite it")
+    bar: Any = None
+    show = {"auto": None, "yes": True, "no": False}[args.progress]
+
+    def progress(done: int, total: int, name: str) -> None:
+        nonlocal bar
+        if bar is None and (show or (show is None and total >= 10)):
+            from tqdm import tqdm
+
+            bar = tqdm(total=total, unit="layer", file=sys.stderr, leave=False)
+        if bar is not None:
+            bar.set_postfix_str(name, refresh=False)
+            bar.update(1)
+
+    try:
+        report = model_spectra(args.model, args.input, boundary=args.boundary,
+                               threads=args.threads, progress=progress)
+    finally:
+        if bar is not None:
+            bar.close()
+    print(format_table(report))
+    if args.csv is not None:
+        print(f"saved      {report.to_csv(args.csv, force=args.force)}")
+    if args.json is not None:
+        print(f"saved      {report.to_json(args.json, force=args.force)}")
+    return 0
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "model": _model,
     "spectrum": _spectrum,
     "summarize": _summarize,
     "bound": _bound,

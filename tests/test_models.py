@@ -347,3 +347,37 @@ def test_a_layer_without_an_inferable_size_is_reported_with_the_reason():
     assert rec.name == "after" and "input size" in rec.reason
     assert math.isnan(rec.sigma_max)
     assert not report.chain
+
+
+# -- command line ----------------------------------------------------------------------
+
+
+def test_command_line_table_files_and_refusals(tmp_path, capsys):
+    from convbench.cli import main
+
+    model, _ = _single("Conv", (4, 2, 3, 3), 2, (8, 8), pads=[1, 1, 1, 1], strides=[2, 2])
+    path = tmp_path / "net.onnx"
+    path.write_bytes(model.SerializeToString())
+    out_csv, out_json = tmp_path / "t.csv", tmp_path / "t.json"
+    argv = [str(path), "--input", "1x2x8x8", "--csv", str(out_csv), "--json", str(out_json)]
+    assert main(["model", *argv]) == 0
+    out = capsys.readouterr().out
+    header, row = out.splitlines()[:2]
+    assert header.split()[:3] == ["layer", "op", "weight"]
+    (rec,) = cb.model_spectra(model, (1, 2, 8, 8)).layers
+    assert row.split()[:7] == ["conv", "Conv", "4x2x3x3", "2x2", "1", "8x8", "4x4"]
+    assert f"{rec.sigma_max:.10g}" in row and f"{rec.bound:.10g}" in row
+    assert "network    Lipschitz constant <=" in out
+    assert out_csv.exists() and out_json.exists()
+    assert main(["model", *argv]) == 2  # never over existing files without --force
+    assert "exists" in capsys.readouterr().err
+    assert main(["model", *argv, "--force"]) == 0
+    capsys.readouterr()
+    trap = tmp_path / "model.pt"
+    marker = tmp_path / "executed"
+    trap.write_bytes(pickle.dumps(_Trap(marker)))
+    assert main(["model", str(trap), "--input", "1x2x8x8"]) == 2
+    assert "never loaded" in capsys.readouterr().err and not marker.exists()
+    assert main(["model", str(path), "--input", "2x8x8x8x8x8"]) == 2
+    assert main(["model", str(tmp_path / "none.onnx"), "--input", "1x2x8x8"]) == 2
+    assert "does not exist" in capsys.readouterr().err

@@ -21,8 +21,8 @@ from .report import LayerRecord
 from .spec import LayerSpec
 
 #: Lanczos stops when sigma_max changed by less than this (relative) over ten steps;
-#: far below the 1e-9 the records promise.
-LANCZOS_RTOL = 1e-12
+#: well below the 1e-9 the records promise (measured: 3e-10 off at 1e-9).
+LANCZOS_RTOL = 1e-11
 
 #: Operators with at most this many matrix entries take the dense SVD instead (exact,
 #: and Lanczos needs ``min(rows, cols) > 1``).
@@ -94,7 +94,8 @@ def layer_record(
             )
             record.sigma_max = float(dense[0])
         else:
-            record.sigma_max = float(layer_top_values(zero, 1, rtol=LANCZOS_RTOL)[0])
+            top = layer_top_values(zero, 1, rtol=LANCZOS_RTOL, maxiter=4000)
+            record.sigma_max = float(top[0])
     else:
         record.sigma_max = record.sigma_max_periodic
     record.seconds = time.perf_counter() - start
