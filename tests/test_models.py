@@ -176,6 +176,19 @@ def test_onnx_large_layer_lanczos_against_arpack_on_torch():
     assert rec.sigma_max == pytest.approx(ref, rel=RTOL)
 
 
+def test_onnx_large_depthwise_layer_against_arpack_on_torch():
+    # groups with nearly equal top values: each group is taken alone
+    weight = cb.pytorch_default(16, 1, 3, seed=2)
+    model = _graph_model(
+        [helper.make_node("Conv", ["x", "w"], ["y"], pads=[1, 1, 1, 1], group=16)],
+        ["N", 16, "H", "W"], {"w": weight},
+    )
+    shape = (1, 16, 48, 48)
+    (rec,) = cb.model_spectra(model, shape).layers
+    ref = _arpack_top(weight, shape, padding=1, groups=16)
+    assert rec.sigma_max == pytest.approx(ref, rel=RTOL)
+
+
 # -- PyTorch ---------------------------------------------------------------------------
 
 
