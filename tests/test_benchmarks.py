@@ -19,6 +19,8 @@ os.environ.update(
         "CONVBENCH_BENCH_N": "32",
         "CONVBENCH_BENCH_CHANNELS": "1,2",
         "CONVBENCH_BENCH_BOUNDARY_N": "4,8",
+        "CONVBENCH_BENCH_NETWORK_INPUT": "32",
+        "CONVBENCH_BENCH_NETWORK_WIDTH": "32",
     }
 )
 
