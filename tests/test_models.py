@@ -394,3 +394,27 @@ def test_command_line_table_files_and_refusals(tmp_path, capsys):
     assert main(["model", str(path), "--input", "2x8x8x8x8x8"]) == 2
     assert main(["model", str(tmp_path / "none.onnx"), "--input", "1x2x8x8"]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("opset", [11, 18])
+def test_onnx_opsets_and_initializers_listed_as_inputs(opset):
+    # older exporters list initializers among the graph inputs too
+    weight = np.random.default_rng(3).standard_normal((3, 2, 3, 3))
+    conv = helper.make_node("Conv", ["x", "w"], ["h"], pads=[1, 1, 1, 1], strides=[2, 2])
+    flat = helper.make_node("Flatten", ["r"], ["y"])
+    relu = helper.make_node("Relu", ["h"], ["r"])
+    graph = helper.make_graph(
+        [conv, relu, flat], "g",
+        [helper.make_tensor_value_info("x", TensorProto.DOUBLE, ["N", 2, "H", "W"]),
+         helper.make_tensor_value_info("w", TensorProto.DOUBLE, [3, 2, 3, 3])],
+        [helper.make_tensor_value_info("y", TensorProto.DOUBLE, None)],
+        [numpy_helper.from_array(weight, "w")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    report = cb.model_spectra(model, (1, 2, 6, 6))
+    (rec,) = report.layers
+    single, shape = _graph_model([helper.make_node("Conv", ["x", "w"], ["y"],
+                                                   pads=[1, 1, 1, 1], strides=[2, 2])],
+                                 ["N", 2, 6, 6], {"w": weight}), (1, 2, 6, 6)
+    assert rec.sigma_max == pytest.approx(_top(_onnx_matrix(single, shape)), rel=RTOL)
+    assert report.chain and report.lipschitz_bound == pytest.approx(rec.sigma_max)
