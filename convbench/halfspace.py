@@ -68,15 +68,33 @@ def _layer_fast_values(
             layer.weight, n, m, threads=threads, precision=precision, top_k=top_k
         )
     poly = layer.polyphase()
-    if poly.groups == 1 and layer.d <= 2 and min(poly.block) > 1:
-        kernel = poly.kernel[0]
-        grid = poly.grid
-        if layer.d == 1:
-            kernel, grid = kernel[..., None], (*grid, 1)
-        return fast_singular_values(
-            kernel, *grid, threads=threads, precision=precision, top_k=top_k
-        )
-    values = _half_space(poly.kernel, poly.origin, poly.grid, threads, precision)
+    kernel, grid = poly.kernel, poly.grid
+    g, r, c = kernel.shape[:3]
+    # input phases no tap reads (a 1x1 stride-2 layer reads one phase of four) are zero
+    # columns of every block: each block's values are those of its live columns, then
+    # exact zeros up to min(r, c)
+    live = np.flatnonzero(np.any(kernel != 0, axis=(0, 1, *range(3, kernel.ndim))))
+    if 0 < live.size < c:
+        kernel = np.ascontiguousarray(kernel[:, :, live])
+    live_cols = kernel.shape[2] if live.size else 0
+    zeros = g * math.prod(grid) * (min(r, c) - min(r, live_cols))
+    if live.size == 0:  # an all-zero weight
+        values = np.zeros(0)
+    elif math.prod(kernel.shape[3:]) == 1:
+        # one tap: the symbol is the same matrix at every frequency (up to a unimodular
+        # factor), so one SVD per group, each value repeated over the grid
+        values = np.linalg.svd(kernel.reshape(g, *kernel.shape[1:3]), compute_uv=False)
+        values = np.repeat(values.ravel(), math.prod(grid))
+    elif g == 1 and layer.d <= 2 and min(kernel.shape[1:3]) > 1:
+        k2 = kernel[0] if layer.d == 2 else kernel[0][..., None]
+        grid2 = grid if layer.d == 2 else (*grid, 1)
+        values = fast_singular_values(k2, *grid2, threads=threads, precision=precision)
+    else:
+        values = _half_space(kernel, poly.origin, grid, threads, precision)
+    if zeros or live.size == 0 or math.prod(kernel.shape[3:]) == 1:
+        real = np.float64 if precision == "double" else np.float32
+        values = np.concatenate([np.asarray(values, dtype=real), np.zeros(zeros, dtype=real)])
+        values = np.sort(values)[::-1].copy()
     return values if top_k is None else values[:top_k].copy()
 
 

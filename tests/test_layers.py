@@ -297,3 +297,21 @@ def test_only_the_same_padding_counts_as_the_plain_layer():
     assert not cb.as_layer(w, 8, padding=((1, 3), (1, 0)), boundary="zero").is_plain
     assert not cb.as_layer(w, 8, padding=((0, 2), (1, 1)), boundary="zero").is_plain
     assert not cb.as_layer(w, 8, stride=2).is_plain
+
+
+@pytest.mark.parametrize(
+    ("wshape", "shape", "opts"),
+    [
+        ((6, 4, 1, 1), (8, 8), {"stride": 2}),  # one tap, three dead phases of four
+        ((4, 2, 3), (12,), {"stride": 2, "dilation": 2}),  # odd phase never read
+        ((4, 4, 1, 1, 1), (4, 4, 4), {"stride": (1, 2, 1)}),
+    ],
+)
+def test_fast_path_drops_dead_phases_and_repeats_one_tap(wshape, shape, opts):
+    w = weights(wshape, 12)
+    exact = reference_values(w, shape, boundary="periodic", **opts)
+    values = cb.singular_values(w, shape, method="fast", threads=1, **opts)
+    np.testing.assert_allclose(values, exact, rtol=0, atol=1e-12 * exact[0])
+    zero = cb.singular_values(np.zeros(wshape), shape, method="fast", threads=1, **opts)
+    assert zero.shape == exact.shape
+    assert not zero.any()
