@@ -401,8 +401,6 @@ def approximate(
         "transposed": transposed,
     }
     layer = _layer(weight, shape, None, boundary, layout, options)
-    if layer.boundary != boundary:  # a Conv given with another boundary
-        layer = layer.with_boundary(boundary)
     periodic = _periodic_twin(layer, model)
     if boundary == "periodic":
         return _grid_values(periodic.polyphase())

@@ -30,11 +30,6 @@ __all__ = [
 
 
 
-def _check_boundary(boundary: str) -> None:
-    if boundary not in BOUNDARIES:
-        raise ValueError(f"boundary must be one of {BOUNDARIES}; got {boundary!r}")
-
-
 def _reads(layer: Conv, dim: int, tap: int) -> tuple[np.ndarray, np.ndarray]:
     """For one tap along one dimension: canonical output positions ``p`` and the input
     positions ``s*p + dilation*tap - before`` they read (wrapped, or kept if inside)."""
@@ -147,11 +142,6 @@ def assemble(layer: Conv) -> scipy.sparse.csr_matrix:
     matrix = coo.tocsr()
     # a transposed layer is the adjoint of its canonical forward map
     return matrix.T.tocsr() if layer.transposed else matrix
-
-
-def _assemble(w: np.ndarray, n: int, m: int, boundary: str) -> scipy.sparse.csr_matrix:
-    """The sparse matrix of a plain 2-D 'same' layer (validated weights)."""
-    return assemble(Conv.build(w, (n, m), boundary=boundary))
 
 
 def dense_singular_values(

@@ -72,8 +72,8 @@ import numpy as np
 
 from . import ordering
 from .budget import check_memory, estimate_bytes
+from .layer import as_layer
 from .symbols import default_threads
-from .weights import as_oihw, as_shape, check_fits
 
 __all__ = [
     "CERTIFY_RTOL",
@@ -1030,14 +1030,17 @@ def half_plane_symbol(
     HalfPlaneSymbol
         The blocks; :func:`half_plane_values` turns them into the spectrum.
     """
-    w = as_oihw(weight, layout)
-    n, m = as_shape(shape)
-    check_fits(w, n, m)
+    layer = as_layer(weight, shape, layout=layout)
+    if not layer.is_plain:
+        raise ValueError(
+            "half_plane_symbol takes the plain 2-D layer's weight (cout, cin, kh, kw); "
+            f"got {layer.describe()}"
+        )
+    w = layer.weight
+    n, m = layer.shape
     _check_precision(precision)
-    cout, cin, kh, kw = w.shape
-    needed = estimate_bytes(
-        "fast", cout, cin, n, m, kh, kw, stage="transform", precision=precision
-    )
+    cout, cin = w.shape[:2]
+    needed = estimate_bytes("fast", layer, stage="transform", precision=precision)
     check_memory(
         needed,
         memory_budget,

@@ -529,7 +529,7 @@ def as_layer(
         Real weights, 3-D to 5-D: ``(cout, cin/groups, *kernel)`` for ``layout="oihw"``
         (PyTorch; transposed layers ``(cin, cout/groups, *kernel)``), kernel axes first
         then ``(cin/groups, cout)`` for ``"hwio"`` (TensorFlow/Keras). A :class:`Conv` is
-        returned as it is (the other arguments must then be left at their defaults).
+        returned as it is, set on ``boundary`` (its other arguments are its own).
     shape : int or tuple of int
         Input size, an int or one entry per spatial dimension.
     layout : {"oihw", "hwio"}
@@ -556,7 +556,7 @@ def as_layer(
         The validated layer.
     """
     if isinstance(weight, Conv):
-        return weight
+        return weight if weight.boundary == boundary else weight.with_boundary(boundary)
     return Conv.build(
         weight,
         shape,

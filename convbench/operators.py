@@ -211,7 +211,6 @@ def conv_operator(
         plain layer, which gets the im2col :class:`ConvOperator`);
         ``op @ x.ravel()`` equals ``unrolled(weight, shape, boundary, ...) @ x.ravel()``.
     """
-    _check_boundary(boundary)
     layer = as_layer(
         weight,
         shape,
@@ -224,7 +223,7 @@ def conv_operator(
         transposed=transposed,
         boundary=boundary,
     )
-    return _operator(layer if layer.boundary == boundary else layer.with_boundary(boundary))
+    return _operator(layer)
 
 
 def _im2col(layer: Conv) -> bool:
@@ -295,7 +294,6 @@ def top_singular_values(
     numpy.ndarray
         The ``k`` largest singular values, descending.
     """
-    _check_boundary(boundary)
     layer = as_layer(
         weight,
         shape,
@@ -308,8 +306,6 @@ def top_singular_values(
         transposed=transposed,
         boundary=boundary,
     )
-    if layer.boundary != boundary:
-        layer = layer.with_boundary(boundary)
     op = _operator(layer)
     k = _check_k(k, op)
     v0 = _smooth_start(layer)

@@ -123,8 +123,6 @@ def singular_values(
         transposed=transposed,
         boundary=boundary,
     )
-    if layer.boundary != boundary and weight is layer:
-        layer = layer.with_boundary(boundary)
     if precision not in ("double", "single"):
         raise ValueError(f"precision must be 'double' or 'single'; got {precision!r}")
     chosen.check(layer, precision)

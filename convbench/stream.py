@@ -345,8 +345,6 @@ def summarize(
         transposed=transposed,
         boundary="periodic",
     )
-    if layer.boundary != "periodic":
-        layer = layer.with_boundary("periodic")
     q = _check_quantiles(quantiles)
     bins = _check_bins(bins)
     hist_range = _check_range(hist_range)

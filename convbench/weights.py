@@ -1,8 +1,8 @@
-"""Weight tensors: layouts and seeded generators.
+"""Weight layouts and seeded generators.
 
-Layers are validated once by :func:`convbench.layer.as_layer`; :func:`as_oihw` and
-:func:`as_shape` validate the plain 2-D weights and sizes of the few functions that take
-nothing else.
+Weights are validated once, with the rest of the layer, by
+:func:`convbench.layer.as_layer`; :func:`as_shape` validates a 2-D size (the
+generators' ``kernel``).
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import numpy as np
 
 __all__ = [
     "LAYOUTS",
-    "as_oihw",
     "as_shape",
     "he_normal",
     "pytorch_default",
@@ -61,64 +60,6 @@ def as_shape(shape: Any, name: str = "shape") -> tuple[int, int]:
             raise ValueError(f"{name} entries must be positive; got {d}")
         out.append(int(d))
     return out[0], out[1]
-
-
-def as_oihw(weight: Any, layout: str = "oihw", name: str = "weight") -> np.ndarray:
-    """Validate a weight tensor and return it as float64 in ``oihw`` layout.
-
-    Parameters
-    ----------
-    weight : array_like
-        Real 4-D weight tensor.
-    layout : {"oihw", "hwio"}
-        Layout of ``weight``: PyTorch ``(cout, cin, kh, kw)`` or TensorFlow/Keras
-        ``(kh, kw, cin, cout)``.
-    name : str
-        Argument name used in error messages.
-
-    Returns
-    -------
-    numpy.ndarray
-        C-contiguous float64 array of shape ``(cout, cin, kh, kw)``.
-    """
-    if layout not in LAYOUTS:
-        raise ValueError(f"layout must be one of {LAYOUTS}; got {layout!r}")
-    try:
-        arr = np.asarray(weight)
-    except Exception as exc:  # ragged nested lists and similar
-        raise TypeError(f"{name} must be a 4-D numeric array: {exc}") from exc
-    if arr.dtype == object or not (
-        np.issubdtype(arr.dtype, np.integer)
-        or np.issubdtype(arr.dtype, np.floating)
-        or arr.dtype == np.bool_
-    ):
-        if np.issubdtype(arr.dtype, np.complexfloating):
-            raise TypeError(f"{name} must be real; got complex dtype {arr.dtype}")
-        raise TypeError(f"{name} must be a real numeric array; got dtype {arr.dtype}")
-    if arr.ndim != 4:
-        expected = "(cout, cin, kh, kw)" if layout == "oihw" else "(kh, kw, cin, cout)"
-        raise ValueError(
-            f"{name} must be 4-D {expected} for layout={layout!r}; got {arr.ndim}-D "
-            f"with shape {arr.shape}"
-        )
-    if 0 in arr.shape:
-        raise ValueError(f"{name} has an empty dimension: shape {arr.shape}")
-    if layout == "hwio":
-        arr = arr.transpose(3, 2, 0, 1)
-    arr = np.ascontiguousarray(arr, dtype=np.float64)
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} contains non-finite values (nan or inf)")
-    return arr
-
-
-def check_fits(weight: np.ndarray, n: int, m: int, name: str = "weight") -> None:
-    """Refuse kernels larger than the input (``kh > n`` or ``kw > m``)."""
-    kh, kw = weight.shape[2:]
-    if kh > n or kw > m:
-        raise ValueError(
-            f"{name} kernel {kh}x{kw} is larger than the input {n}x{m}; "
-            "kernels may be at most the input size"
-        )
 
 
 def _kernel(kernel: Any) -> tuple[int, ...]:

@@ -315,3 +315,17 @@ def test_fast_path_drops_dead_phases_and_repeats_one_tap(wshape, shape, opts):
     zero = cb.singular_values(np.zeros(wshape), shape, method="fast", threads=1, **opts)
     assert zero.shape == exact.shape
     assert not zero.any()
+
+
+def test_a_layer_object_takes_the_boundary_each_call_asks_for():
+    w = weights((3, 2, 3, 3), 13)
+    zero = cb.as_layer(w, 8, stride=2, boundary="zero")
+    np.testing.assert_array_equal(
+        cb.singular_values(zero, 8, method="lfa"), cb.singular_values(w, 8, stride=2)
+    )
+    np.testing.assert_allclose(
+        cb.singular_values(zero, 8, method="explicit", boundary="zero"),
+        reference_values(w, (8, 8), stride=2, boundary="zero"),
+        atol=1e-12,
+    )
+    assert cb.as_layer(zero, 8, boundary="zero") is zero
