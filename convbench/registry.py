@@ -1,7 +1,6 @@
 """Every method of :func:`convbench.singular_values`, declared once.
 
-A :class:`Method` says what a path supports (boundaries, precisions, ``top_k``, its
-options), how much memory and time it needs for a layer (the feasibility rule of
+A :class:`Method` says what a path supports (boundaries, precisions), how much memory and time it needs for a layer (the feasibility rule of
 :mod:`convbench.budget`), and how it runs. :func:`convbench.singular_values` is then:
 validate the layer, look the method up, check the budget, run. A new path is one module
 and one :func:`register` call.
@@ -10,7 +9,7 @@ and one :func:`register` call.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -38,8 +37,6 @@ class Method:
         Boundaries it computes.
     precisions : tuple of str
         Working precisions it offers.
-    options : frozenset of str
-        Keyword options it reads (``threads``, ``planner_effort``, ``memory_budget``).
     advice : str
         What to do instead when the budget refuses a layer.
     """
@@ -49,7 +46,6 @@ class Method:
     run: Callable[[Conv, int | None, dict[str, Any]], np.ndarray]
     boundaries: tuple[str, ...] = ("periodic",)
     precisions: tuple[str, ...] = ("double",)
-    options: frozenset[str] = field(default_factory=frozenset)
     advice: str = "Use a smaller input size or convbench.summarize for streamed statistics."
 
     def estimate(
@@ -154,7 +150,6 @@ register(
         "lfa",
         "the symbol by summation over the stencil (LFA), then batched SVD",
         _fourier("lfa"),
-        options=frozenset({"threads"}),
     )
 )
 register(
@@ -162,7 +157,6 @@ register(
         "fft",
         "numpy FFT of the zero-padded kernel (Sedghi et al. 2019), then batched SVD",
         _fourier("fft"),
-        options=frozenset({"threads"}),
     )
 )
 register(
@@ -170,7 +164,6 @@ register(
         "fftw",
         "the same transform through pyFFTW, planned apart, then batched SVD",
         _fourier("fftw"),
-        options=frozenset({"threads", "planner_effort"}),
     )
 )
 register(
@@ -179,7 +172,6 @@ register(
         "the sparse unrolled matrix: dense LAPACK SVD, ARPACK or matrix-free Lanczos",
         _run_explicit,
         boundaries=("periodic", "zero"),
-        options=frozenset({"threads", "memory_budget"}),
         advice="Ask for top_k=k largest values (sparse Lanczos), use a smaller input size, "
         "or a Fourier method for the periodic spectrum.",
     )
@@ -190,7 +182,6 @@ register(
         "the periodic spectrum built for speed (half plane, compiled kernels, threads)",
         _run_fast,
         precisions=("double", "single"),
-        options=frozenset({"threads", "precision"}),
     )
 )
 

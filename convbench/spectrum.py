@@ -127,8 +127,7 @@ def singular_values(
         raise ValueError(f"precision must be 'double' or 'single'; got {precision!r}")
     chosen.check(layer, precision)
     top_k = _check_top_k(top_k, layer.n_values)
-    if "threads" in chosen.options:
-        threads = check_threads(threads) if threads is not None else None
+    threads = check_threads(threads) if threads is not None else None
     need = chosen.estimate(layer, top_k=top_k, precision=precision).nbytes
     check_memory(
         need,
