@@ -1,6 +1,7 @@
 """Every method of :func:`convbench.singular_values`, declared once.
 
-A :class:`Method` says what a path supports (boundaries, precisions), how much memory and time it needs for a layer (the feasibility rule of
+A :class:`Method` says what a path supports (boundaries, precisions), how much memory
+and time it needs for a layer (the feasibility rule of
 :mod:`convbench.budget`), and how it runs. :func:`convbench.singular_values` is then:
 validate the layer, look the method up, check the budget, run. A new path is one module
 and one :func:`register` call.
