@@ -22,25 +22,38 @@ Where numpy's own sort is vectorised (x86-simd-sort with AVX2 or AVX-512), it be
 the radix sort 3x on one core; without those instructions the radix sort is 4x faster
 (2**23 values on one 2-core host: 49 ms against 157 ms with AVX-512, 657 ms against
 161 ms with numpy's AVX2 and AVX-512 kernels switched off by
-``NPY_DISABLE_CPU_FEATURES``). :func:`sort` therefore picks
-by measuring both once per process on ``2**17`` values (:func:`sort_method`), unless
-``CONVBENCH_SORT`` fixes the choice.
+``NPY_DISABLE_CPU_FEATURES``). :func:`sort` therefore picks by measuring both on
+``2**17`` values (:func:`sort_method`), unless ``CONVBENCH_SORT`` fixes the choice.
+
+The measurement is made once per machine, not once per process: its outcome is kept on
+disk beside numba's compiled kernels (:func:`cache_dir`), keyed by the CPU model, the
+SIMD features numpy dispatches to, and the numpy and numba versions, so a fresh process
+reads a small file instead of paying about 20 ms (more where numpy's sort is not
+vectorised). A corrupt file or one written for another key is measured again and
+rewritten. Nothing is measured or read at import.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import os
+import platform
+import tempfile
 import time
 from collections.abc import Callable
 from itertools import pairwise
+from pathlib import Path
+from typing import Any
 
 import numba
 import numpy as np
 
 __all__ = [
+    "CACHE_DIR_ENV",
     "SORT_ENV",
     "SORT_METHODS",
+    "cache_dir",
     "expand_descending",
     "expand_range",
     "radix_sort",
@@ -50,11 +63,19 @@ __all__ = [
 ]
 
 #: Environment variable that fixes the choice of :func:`sort`: ``"auto"`` (default,
-#: measured once per process), ``"radix"`` or ``"numpy"``.
+#: measured once per machine), ``"radix"`` or ``"numpy"``.
 SORT_ENV = "CONVBENCH_SORT"
 #: Accepted values of :data:`SORT_ENV`.
 SORT_METHODS = ("auto", "radix", "numpy")
+#: Environment variable naming the folder of the stored sort choice (see :func:`cache_dir`).
+CACHE_DIR_ENV = "CONVBENCH_CACHE_DIR"
+_CHOICE_FILE = "convbench-sort-choice.json"
+_CHOICE_FORMAT = 1
 _AUTO_MIN = 1 << 21  # smaller sorts take the radix sort without measuring
+# Below this many values numpy's sort and expansion run, decided without a measurement:
+# either way takes a millisecond or two here, while loading the compiled kernels of the
+# radix route costs a fresh process about 50 ms (scripts/cold_start.py).
+_NUMPY_BELOW = 1 << 16
 _PROBE = 1 << 17  # values sorted by each candidate when measuring
 
 _DIGIT_BITS = 11
@@ -383,6 +404,14 @@ def expand_descending(
     """Fill ``out`` with ``d_asc`` twice each and ``singles`` once, descending."""
     s_desc = np.ascontiguousarray(np.sort(singles)[::-1], dtype=d_asc.dtype)
     n = d_asc.size
+    if n < _NUMPY_BELOW:  # the same places, by numpy: no compiled kernel to load
+        above = s_desc.size - np.searchsorted(s_desc[::-1], d_asc, side="right")
+        pos = 2 * (n - 1 - np.arange(n)) + above
+        out[pos] = d_asc
+        out[pos + 1] = d_asc
+        if s_desc.size:
+            out[single_positions(d_asc, s_desc)] = s_desc
+        return
     parts = max(1, min(threads, n // (1 << 16)))
     if parts == 1 or submit is None:
         expand_range(d_asc, s_desc, out, 0, n)
@@ -398,11 +427,12 @@ def sort_method(size: int) -> str:
     """The sort :func:`sort` uses for ``size`` float64 values, on any number of threads.
 
     ``CONVBENCH_SORT=radix`` or ``numpy`` fixes it. Otherwise (``auto``) sorts below
-    ``2**21`` values take the radix sort, and larger ones the faster of the two on one
-    thread, measured once per process (about 20 ms, more where numpy's sort is not
-    vectorised). With several threads both share the same parallel first pass and then
-    sort one value range per thread, so the comparison on one thread stands, roughly,
-    for any count.
+    ``2**16`` values take numpy's sort (a millisecond either way, and no compiled kernel
+    to load in a fresh process), those below ``2**21`` the radix sort, and larger ones
+    the faster of the two on one thread, measured once per machine (about 20 ms, more
+    where numpy's sort is not vectorised) and then read from :func:`cache_dir`. With
+    several threads both share the same parallel first pass and then sort one value
+    range per thread, so the comparison on one thread stands, roughly, for any count.
 
     Parameters
     ----------
@@ -424,6 +454,8 @@ def sort_method(size: int) -> str:
         raise ValueError(f"{SORT_ENV} must be one of {SORT_METHODS}; got {choice!r}")
     if choice != "auto":
         return choice
+    if size < _NUMPY_BELOW:
+        return "numpy"
     if size < _AUTO_MIN:
         return "radix"
     return "numpy" if _numpy_sort_is_faster() else "radix"
@@ -431,7 +463,30 @@ def sort_method(size: int) -> str:
 
 @functools.cache
 def _numpy_sort_is_faster() -> bool:
-    """Whether numpy's sort beats the radix sort on one thread (measured once)."""
+    """Whether numpy's sort beats the radix sort on one thread: stored, else measured.
+
+    The first call of a process reads the stored choice of this machine
+    (:func:`cache_dir`); where there is none, or it is unreadable or was made for
+    another key, both sorts are measured and the outcome is stored.
+    """
+    key = _machine_key()
+    folders = _cache_dirs()
+    for folder in folders:
+        stored = _read_choice(folder / _CHOICE_FILE, key)
+        if stored is not None:
+            return stored == "numpy"
+    numpy_time, radix_time = _measure_sorts()
+    choice = "numpy" if numpy_time < radix_time else "radix"
+    record = {"key": key, "choice": choice, "numpy_s": numpy_time, "radix_s": radix_time,
+              "probe": _PROBE, "measured": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    for folder in folders:
+        if _write_choice(folder / _CHOICE_FILE, record):
+            break
+    return choice == "numpy"
+
+
+def _measure_sorts() -> tuple[float, float]:
+    """Best of three seconds of numpy's sort and of the radix sort on ``2**17`` values."""
     probe = np.random.default_rng(0).random(_PROBE)
     scratch = np.empty(_PROBE)
 
@@ -448,7 +503,97 @@ def _numpy_sort_is_faster() -> bool:
     radix_sort(probe.copy(), scratch)  # compiled kernels loaded outside the timing
     numpy_time = best(np.ndarray.sort)
     radix_time = best(lambda v: radix_sort(v, scratch))
-    return numpy_time < radix_time
+    return numpy_time, radix_time
+
+
+def cache_dir() -> Path:
+    """The folder where the measured sort choice of this machine is kept.
+
+    ``CONVBENCH_CACHE_DIR`` where it is set; else numba's cache folder
+    (``NUMBA_CACHE_DIR``) where that is set; else the ``__pycache__`` folder beside this
+    module, where numba keeps the compiled kernels. If that folder cannot be written the
+    choice goes to ``$XDG_CACHE_HOME/convbench`` (default ``~/.cache/convbench``), and if
+    neither can, it is measured once per process.
+
+    Returns
+    -------
+    pathlib.Path
+        The first folder tried; it need not exist yet.
+    """
+    return _cache_dirs()[0]
+
+
+def _cache_dirs() -> list[Path]:
+    """The folders tried in turn for the stored sort choice (see :func:`cache_dir`)."""
+    own = os.environ.get(CACHE_DIR_ENV, "").strip()
+    if own:
+        return [Path(own)]
+    numba_dir = os.environ.get("NUMBA_CACHE_DIR", "").strip()
+    first = Path(numba_dir) if numba_dir else Path(__file__).resolve().parent / "__pycache__"
+    user = Path(os.environ.get("XDG_CACHE_HOME", "").strip() or Path.home() / ".cache")
+    return [first, user / "convbench"]
+
+
+def _cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo`` on Linux), else what platform reports."""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _numpy_simd() -> str:
+    """The SIMD extensions numpy dispatches to here (``NPY_DISABLE_CPU_FEATURES`` counts)."""
+    for module in ("numpy._core._multiarray_umath", "numpy.core._multiarray_umath"):
+        try:
+            features = __import__(module, fromlist=["__cpu_features__"]).__cpu_features__
+        except (ImportError, AttributeError):
+            continue
+        return " ".join(sorted(name for name, on in features.items() if on))
+    return "unknown"
+
+
+def _machine_key() -> dict[str, str]:
+    """What the sort choice depends on: CPU, numpy's SIMD dispatch, numpy and numba."""
+    return {"cpu": _cpu_model(), "machine": platform.machine(), "simd": _numpy_simd(),
+            "numpy": np.__version__, "numba": numba.__version__}
+
+
+def _read_choice(path: Path, key: dict[str, str]) -> str | None:
+    """The choice stored at ``path`` for ``key``; ``None`` if absent, corrupt or stale."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("format") != _CHOICE_FORMAT:
+        return None
+    record = data.get("record")
+    if not isinstance(record, dict) or record.get("key") != key:
+        return None
+    choice = record.get("choice")
+    return choice if choice in ("radix", "numpy") else None
+
+
+def _write_choice(path: Path, record: dict[str, Any]) -> bool:
+    """Store ``record`` at ``path`` atomically (a replaced file is never half written)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump({"format": _CHOICE_FORMAT, "record": record}, fh, indent=1)
+            os.replace(tmp, path)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+    except OSError:
+        return False
+    return True
 
 
 def sort(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -124,8 +125,27 @@ def test_sort_method_auto_measures_once_and_only_for_large_sorts(monkeypatch):
     assert calls == [1]
 
 
-def test_sort_measurement_runs_once_per_process(monkeypatch):
+@pytest.fixture
+def sort_cache(tmp_path, monkeypatch):
+    """An empty cache folder for the sort choice; the per-process memo cleared around."""
+    monkeypatch.setenv(ordering.CACHE_DIR_ENV, str(tmp_path))
     ordering._numpy_sort_is_faster.cache_clear()
+    yield tmp_path / ordering._CHOICE_FILE
+    ordering._numpy_sort_is_faster.cache_clear()
+
+
+def _count_measurements(monkeypatch, numpy_s=1.0, radix_s=2.0):
+    calls = []
+
+    def measured():
+        calls.append(1)
+        return numpy_s, radix_s
+
+    monkeypatch.setattr(ordering, "_measure_sorts", measured)
+    return calls
+
+
+def test_sort_measurement_runs_once_per_process(monkeypatch, sort_cache):
     runs = []
     radix = ordering.radix_sort
 
@@ -139,6 +159,64 @@ def test_sort_measurement_runs_once_per_process(monkeypatch):
     assert len(runs) == 4  # one untimed warm-up and three timed radix sorts
     ordering._numpy_sort_is_faster()
     assert len(runs) == 4  # the second call measures nothing
+    assert ordering.cache_dir() == sort_cache.parent
+
+
+def test_sort_choice_is_stored_once_per_machine(monkeypatch, sort_cache):
+    calls = _count_measurements(monkeypatch, numpy_s=1.0, radix_s=2.0)
+    assert ordering._numpy_sort_is_faster()
+    stored = json.loads(sort_cache.read_text())["record"]
+    assert stored["choice"] == "numpy" and stored["key"] == ordering._machine_key()
+    assert (stored["numpy_s"], stored["radix_s"]) == (1.0, 2.0)
+    ordering._numpy_sort_is_faster.cache_clear()  # as a fresh process: the file is read
+    assert ordering._numpy_sort_is_faster()
+    assert calls == [1]
+
+
+@pytest.mark.parametrize("content", ["{not json", "[]", '{"format": 1, "record": 3}',
+                                     '{"format": 1, "record": {"choice": "numpy"}}', ""])
+def test_a_corrupt_sort_choice_is_measured_again_and_rewritten(monkeypatch, sort_cache,
+                                                                content):
+    sort_cache.write_text(content)
+    calls = _count_measurements(monkeypatch, numpy_s=2.0, radix_s=1.0)
+    assert not ordering._numpy_sort_is_faster()
+    assert calls == [1]
+    assert json.loads(sort_cache.read_text())["record"]["choice"] == "radix"
+
+
+def test_a_sort_choice_of_another_machine_is_measured_again(monkeypatch, sort_cache):
+    calls = _count_measurements(monkeypatch, numpy_s=1.0, radix_s=2.0)
+    ordering._numpy_sort_is_faster()
+    record = json.loads(sort_cache.read_text())["record"]
+    for field, other in (("numpy", "0.0.1"), ("cpu", "another CPU"), ("simd", "")):
+        key = {**record["key"], field: other}
+        sort_cache.write_text(json.dumps({"format": 1, "record": {**record, "key": key,
+                                                                   "choice": "radix"}}))
+        ordering._numpy_sort_is_faster.cache_clear()
+        assert ordering._numpy_sort_is_faster()  # measured (numpy), not the stored radix
+    assert len(calls) == 4
+    assert json.loads(sort_cache.read_text())["record"]["key"] == ordering._machine_key()
+
+
+def test_an_unwritable_cache_still_decides(monkeypatch, tmp_path):
+    blocker = tmp_path / "a file"
+    blocker.write_text("")
+    monkeypatch.setenv(ordering.CACHE_DIR_ENV, str(blocker / "below"))
+    ordering._numpy_sort_is_faster.cache_clear()
+    calls = _count_measurements(monkeypatch)
+    try:
+        assert ordering._numpy_sort_is_faster()
+        assert calls == [1]
+    finally:
+        ordering._numpy_sort_is_faster.cache_clear()
+
+
+def test_the_environment_choice_needs_no_cache(monkeypatch, sort_cache):
+    calls = _count_measurements(monkeypatch)
+    for method in ("radix", "numpy"):
+        monkeypatch.setenv(ordering.SORT_ENV, method)
+        assert ordering.sort_method(ordering._AUTO_MIN) == method
+    assert calls == [] and not sort_cache.exists()
 
 
 def test_sort_env_is_validated(monkeypatch):
@@ -159,3 +237,26 @@ def test_fast_path_is_the_same_with_either_sort(monkeypatch):
     np.testing.assert_array_equal(got["radix"], got["numpy"])
     exact = cb.singular_values(w, 600, method="lfa")
     assert np.max(np.abs(got["numpy"] - exact)) <= 1e-12 * exact[0]
+
+
+@pytest.mark.parametrize("singles", [0, 1, 7])
+def test_small_expansion_by_numpy_matches_the_compiled_one(monkeypatch, singles):
+    rng = np.random.default_rng(5)
+    d_asc = np.sort(np.round(rng.random(500), 2))  # ties between doubles and singles
+    s = np.round(rng.random(singles), 2)
+    got = {}
+    for below in (ordering._NUMPY_BELOW, 0):
+        monkeypatch.setattr(ordering, "_NUMPY_BELOW", below)
+        out = np.full(2 * d_asc.size + singles, np.nan)
+        ordering.expand_descending(d_asc, s, out, 1)
+        got[below] = out
+    np.testing.assert_array_equal(got[0], got[ordering._NUMPY_BELOW])
+    np.testing.assert_array_equal(got[0], np.sort(np.concatenate([d_asc, d_asc, s]))[::-1])
+
+
+def test_small_sorts_are_decided_without_a_measurement(monkeypatch, sort_cache):
+    monkeypatch.delenv(ordering.SORT_ENV, raising=False)
+    calls = _count_measurements(monkeypatch)
+    assert ordering.sort_method(ordering._NUMPY_BELOW - 1) == "numpy"
+    assert ordering.sort_method(ordering._NUMPY_BELOW) == "radix"
+    assert calls == [] and not sort_cache.exists()
