@@ -298,7 +298,7 @@ def run_stages(cell: Cell, log: Callable[[str], None]) -> dict[str, Any]:
                 max_dev[path] = float(np.max(np.abs(values - reference)) / reference[0])
             del values
         log(f"repeat {r + 1}/{cell.repeats}")
-    return {"samples": samples, "library": library, "order": order,
+    return {"samples": samples, "library_samples": library, "order": order,
             "reference": paths[0] if paths else None, "max_dev": max_dev,
             "skipped": skipped}
 
@@ -386,7 +386,7 @@ def run_boundary(cell: Cell, log: Callable[[str], None]) -> dict[str, Any]:
         rows.append({"seed": seed, "seconds_zero": t1 - t0,
                      "errors": spectrum_errors(periodic, zero)})
         log(f"seed {seed}: {t1 - t0:.1f} s")
-    return {"seeds": rows}
+    return {"seed_errors": rows}
 
 
 RUNNERS = {"stages": run_stages, "kernel": run_stages, "layout": run_layout,
@@ -496,10 +496,14 @@ def run(cells: list[Cell], target: Path, header: dict[str, Any], max_minutes: fl
 
             load_before = list(os.getloadavg())
             t0 = time.perf_counter()
-            record = RUNNERS[cell.kind](cell, log)
+            measured = RUNNERS[cell.kind](cell, log)
             seconds = time.perf_counter() - t0
-            record.update({**asdict(cell), "seconds": seconds, "load_before": load_before,
-                           "load_after": list(os.getloadavg())})
+            record = {**asdict(cell), "seconds": seconds, "load_before": load_before,
+                      "load_after": list(os.getloadavg())}
+            clash = set(record) & set(measured)
+            if clash:  # a measurement never hides the cell's own description
+                raise RuntimeError(f"{cell.kind} measurements reuse the names {sorted(clash)}")
+            record.update(measured)
             data["cells"].append(record)
             spent_pred += cell.predicted_s
             spent_real += seconds

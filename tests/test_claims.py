@@ -183,5 +183,9 @@ def test_quick_run_end_to_end(tmp_path):
             for samples in cell["samples"].values():
                 assert len(samples["total"]) == cell["repeats"] == 3
             assert all(dev < 1e-10 for dev in cell["max_dev"].values())
+        if cell["kind"] == "boundary":
+            assert [s["seed"] for s in cell["seed_errors"]] == list(cell["seeds"])
+        if cell["kind"] == "stages" and cell["library"]:
+            assert all(len(v) == 3 for v in cell["library_samples"].values())
         if cell["kind"] == "memory":
             assert set(cell["samples"]) == {"lfa", "fft", "fftw"}
