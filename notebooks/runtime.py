@@ -293,8 +293,8 @@ if not e2e.empty:
 # ## The fast path against LFA and FFT
 #
 # `time(lfa) / time(fast)` and `time(fft) / time(fast)` from the same end-to-end cells
-# (one thread, every side delivering the whole spectrum sorted descending). The issue's
-# targets are 30x at c = 1, n = 4096; 4x at c = 4, n = 1024; 2.5x at c = 16, n = 256;
+# (one thread, every side delivering the whole spectrum sorted descending). The fast
+# path's targets are 30x at c = 1, n = 4096; 4x at c = 4, n = 1024; 2.5x at c = 16, n = 256;
 # 2x at c = 64, n = 64 (`scripts/fast_targets.py` measures them interleaved).
 
 # %% Fast path speed-up table (rows: reference path and channels, columns: n)
