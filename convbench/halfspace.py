@@ -62,7 +62,7 @@ def layer_fast_values(
 def _layer_fast_values(
     layer: Conv, threads: int, precision: str, top_k: int | None
 ) -> np.ndarray:
-    if layer.is_plain:
+    if layer.is_plain and math.prod(layer.weight.shape[2:]) > 1:  # one tap: see below
         n, m = layer.shape
         return fast_singular_values(
             layer.weight, n, m, threads=threads, precision=precision, top_k=top_k
@@ -199,6 +199,7 @@ def iter_half_space(
     threads: int,
     precision: str = "double",
     chunk_entries: int = _CHUNK_ENTRIES,
+    jobs: list[tuple[slice, np.ndarray, bool]] | None = None,
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Yield ``(doubles, singles)`` chunk by chunk: the singular values of the blocks
     ``B(2*pi*j/grid)`` of a polyphase kernel from half of the frequency space (those
@@ -207,7 +208,8 @@ def iter_half_space(
 
     The same values as the half-space route of :func:`layer_fast_values`, but chunked
     along the first and the last axis and streamed: at most ``2 * threads`` chunks are
-    in flight, so memory does not grow with the grid.
+    in flight, so memory does not grow with the grid. ``jobs`` (default: all of
+    :func:`space_jobs`) computes only those chunks, in that order.
     """
     real = np.float64 if precision == "double" else np.float32
     cplx = np.complex128 if precision == "double" else np.complex64
@@ -222,7 +224,8 @@ def iter_half_space(
     grid = poly.grid
     middle = [grid_phases(o, n).astype(cplx) for o, n in zip(offsets[1:-1], grid[1:-1],
                                                               strict=True)]
-    jobs = space_jobs(poly, chunk_entries)
+    if jobs is None:
+        jobs = space_jobs(poly, chunk_entries)
     empty = np.empty(0, dtype=real)
 
     def work(job: tuple[slice, np.ndarray, bool]) -> tuple[np.ndarray, np.ndarray]:
