@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv test lint site-tools bench bench-quick bench-plan bench-machine compare continuous publish preview figures spectra targets clean
+.PHONY: help venv test lint site-tools bench bench-quick bench-plan bench-machine compare continuous publish preview figures spectra targets claims clean
 
 # asv: results go to results/<MACHINE>/. MACHINE names this machine; the default is its
 # host name, the name a plain `asv run` looks up. The description asv records with it
@@ -33,6 +33,7 @@ help:
 	@echo "make figures        execute the notebooks, write notebooks/figures/"
 	@echo "make spectra        compute the stored spectra the boundary notebook reads (slow)"
 	@echo "make targets        the fast path's speed-ups and summarize memory (~10 min)"
+	@echo "make claims         measure the paper's claims (< 1 h; CLAIMS_ARGS=--plan to see it)"
 
 # setuptools announces every editable install ("Editable installation. Please be careful
 # with folders ..."); that notice is filtered, every other warning of the install shows.
@@ -153,6 +154,13 @@ spectra: $(STAMP)
 targets: $(STAMP)
 	@mkdir -p measurements/targets
 	$(PY) scripts/fast_targets.py --repeats 7 --json measurements/targets/fast-$$(git rev-parse --short=8 HEAD).json
+
+# The paper's claims (scripts/claims.py), each in its own regime: interleaved repeats, one
+# BLAS/FFT thread, load averages per cell. Raw samples go to
+# results/claims/$(MACHINE)/<commit>-<UTC time>.json (never overwritten); notebooks/claims.py
+# turns them into verdicts. CLAIMS_ARGS=--plan prints the cells and the predicted time.
+claims: $(STAMP)
+	$(PY) scripts/claims.py --machine "$(MACHINE)" $(CLAIMS_ARGS)
 
 clean:
 	rm -rf $(VENV) .asv .pytest_cache .ruff_cache .hypothesis build/test-artifacts
