@@ -33,6 +33,11 @@ the environment on to the benchmark processes:
 ``CONVBENCH_BENCH_REFERENCE_MAX_SECONDS``
     largest predicted time of one dense reference SVD of the accuracy benchmarks
     (default 40);
+``CONVBENCH_BENCH_WIDE_CHANNELS``, ``CONVBENCH_BENCH_WIDE_N``, ``CONVBENCH_BENCH_WIDE_MAX_CN``
+    the wide cells, where real networks live: channel counts (default ``128,256,512``)
+    at small input sizes (default ``7,14,28``, ResNet's feature maps at 224 x 224),
+    each cell with ``c * n`` at most the third (default 3584, a ResNet stage: 128 at
+    28, 256 at 14, 512 at 7); their benchmarks (``*Wide``) take 1 to 3 samples a cell;
 ``CONVBENCH_BENCH_THREADS``
     BLAS/FFTW threads of every benchmark that does not take threads as a parameter
     (default ``1``);
@@ -53,6 +58,8 @@ import convbench
 from convbench import budget
 from convbench.symbols import SYMBOL_METHODS, default_threads
 
+from . import torch_peer
+
 __all__ = [
     "BOUNDARY_N",
     "CHANNELS",
@@ -63,22 +70,30 @@ __all__ = [
     "MAX_SECONDS",
     "N_VALUES",
     "PATHS",
+    "PEERS",
     "REFERENCE_MAX_SECONDS",
     "SEED",
     "THREAD_SETTINGS",
     "TOP_K",
     "TRANSFORM_PATHS",
+    "WIDE_CHANNELS",
+    "WIDE_MAX_CN",
+    "WIDE_N",
+    "WIDE_PATHS",
     "Case",
     "Tracked",
     "check",
     "feasible",
     "feasible_layer",
+    "feasible_path",
     "limit_threads",
     "predicted",
     "predicted_layer",
+    "predicted_path",
     "resolve_threads",
     "thread_info",
     "weights",
+    "wide_reason",
 ]
 
 
@@ -122,6 +137,17 @@ BOUNDARY_N: tuple[int, ...] = tuple(
 PATHS: tuple[str, ...] = tuple(convbench.METHODS)
 #: The paths that build a symbol (the transform-only benchmark).
 TRANSFORM_PATHS: tuple[str, ...] = tuple(p for p in PATHS if p in SYMBOL_METHODS)
+#: Peers the suite compares against, not library paths (:mod:`benchmarks.torch_peer`).
+PEERS: tuple[str, ...] = torch_peer.PEERS
+#: Channel counts of the wide cells (real networks' widths), at the small n of WIDE_N.
+WIDE_CHANNELS: tuple[int, ...] = _ints_from_env("CONVBENCH_BENCH_WIDE_CHANNELS", (128, 256, 512))
+#: Input sizes of the wide cells: ResNet's feature maps at a 224 x 224 input.
+WIDE_N: tuple[int, ...] = _ints_from_env("CONVBENCH_BENCH_WIDE_N", (7, 14, 28))
+#: A wide cell runs where ``c * n`` is at most this (networks halve n as they double c).
+WIDE_MAX_CN: int = _ints_from_env("CONVBENCH_BENCH_WIDE_MAX_CN", (3584,))[0]
+#: Paths of the wide cells: the spectral paths (fftw is fft's transform planned apart,
+#: explicit is out of reach at these sizes) and the peers.
+WIDE_PATHS: tuple[str, ...] = (*(p for p in PATHS if p in ("lfa", "fft", "fast")), *PEERS)
 #: BLAS and FFTW threads of the benchmarks that do not take threads as a parameter.
 FIXED_THREADS: int = _ints_from_env("CONVBENCH_BENCH_THREADS", (1,))[0]
 #: Thread settings of the end-to-end benchmark: one thread, and every core of the machine.
@@ -243,6 +269,36 @@ def predicted_layer(method: str, layer: Any, *, top_k: int | None = None) -> flo
         return budget.estimate_seconds(method, layer, top_k=top_k)
     except ValueError:
         return 0.0
+
+
+def wide_reason(c: int, n: int) -> str | None:
+    """``None`` for a wide cell of the grid, else why (n too large for that width)."""
+    if c * n > WIDE_MAX_CN:
+        return (f"wide cells run where channels * n <= {WIDE_MAX_CN} "
+                f"(CONVBENCH_BENCH_WIDE_MAX_CN); {c} * {n} = {c * n}")
+    return None
+
+
+def feasible_path(
+    path: str,
+    c: int,
+    n: int,
+    *,
+    stage: str = "all",
+    max_seconds: float | None = None,
+) -> str | None:
+    """:func:`feasible` for a library path or a peer (torch missing or no CUDA: skipped;
+    else the estimate of :data:`benchmarks.torch_peer.PROXY` stands in)."""
+    if path in PEERS:
+        return torch_peer.reason(path) or feasible(
+            torch_peer.PROXY, c, n, stage=stage, max_seconds=max_seconds
+        )
+    return feasible(path, c, n, stage=stage, max_seconds=max_seconds)
+
+
+def predicted_path(path: str, c: int, n: int, *, stage: str = "all") -> float:
+    """:func:`predicted` for a library path or a peer (the proxy's estimate)."""
+    return predicted(torch_peer.PROXY if path in PEERS else path, c, n, stage=stage)
 
 
 def check(reason: str | None) -> None:

@@ -123,7 +123,7 @@ def plan(bench: str | None = None) -> dict[str, Any]:
 
 def coverage_table(report: dict[str, Any]) -> str:
     """Markdown table: rows benchmark x channels, columns n."""
-    from benchmarks.common import BOUNDARY_N, CHANNELS, N_VALUES
+    from benchmarks.common import BOUNDARY_N, CHANNELS, N_VALUES, WIDE_CHANNELS, WIDE_N
 
     lines = []
     for qualname, entry in report.items():
@@ -134,13 +134,14 @@ def coverage_table(report: dict[str, Any]) -> str:
         if not by_cell:
             continue
         ns = sorted({n for n, _ in by_cell})
-        ns = [n for n in ns if n in N_VALUES or n in BOUNDARY_N]
+        ns = [n for n in ns if n in N_VALUES or n in BOUNDARY_N or n in WIDE_N]
+        rows = [c for c in (*CHANNELS, *WIDE_CHANNELS) if any(key[1] == c for key in by_cell)]
         if not lines:
             pass
         lines.append(f"\n**{qualname}** (" + ", ".join(entry["methods"]) + ")\n")
         lines.append("| c \\ n | " + " | ".join(str(n) for n in ns) + " |")
         lines.append("|---|" + "---|" * len(ns))
-        for c in CHANNELS:
+        for c in rows:
             marks = []
             for n in ns:
                 runs = by_cell.get((n, c), [])

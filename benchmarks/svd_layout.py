@@ -21,6 +21,12 @@ refutes the claim that the symbol's memory layout matters for the SVD step.
     half the blocks, in its layout, its factorizations and its radix ordering; one pool
     thread, BLAS at the suite's fixed thread count (``CONVBENCH_BENCH_THREADS``). Not a
     layout of the same computation, but the same question of where the time goes.
+``torch``
+    the peer of :mod:`benchmarks.torch_peer`: ``torch.linalg.svdvals`` of torch's FFT
+    symbol as ``torch.fft.fft2`` leaves it (the ``(n, n, cout, cin)`` view), then the
+    values sorted descending; torch threads at the suite's fixed count.
+
+:class:`TimeBatchedSVDWide` times the wide cells of real networks.
 """
 
 from __future__ import annotations
@@ -31,13 +37,27 @@ from convbench import fast
 from convbench.svd import block_singular_values
 from convbench.symbols import fft_symbol, lfa_symbol
 
-from .common import CHANNELS, N_VALUES, Case, feasible, predicted, weights
+from .common import (
+    CHANNELS,
+    LARGE_MAX_SECONDS,
+    N_VALUES,
+    WIDE_CHANNELS,
+    WIDE_N,
+    Case,
+    feasible,
+    feasible_path,
+    predicted,
+    predicted_path,
+    weights,
+    wide_reason,
+)
+from .torch_peer import TorchPeer
 
-LAYOUTS = ("lfa", "fft-view", "fft-copy", "fast")
+LAYOUTS = ("lfa", "fft-view", "fft-copy", "fast", "torch")
 
 
 def _source(layout: str) -> str:
-    return layout if layout in ("lfa", "fast") else "fft"
+    return layout if layout in ("lfa", "fast", "torch") else "fft"
 
 
 class TimeBatchedSVD(Case):
@@ -46,17 +66,31 @@ class TimeBatchedSVD(Case):
     params = (list(LAYOUTS), list(N_VALUES), list(CHANNELS))
     param_names = ("layout", "n", "channels")
 
+    #: largest predicted seconds of one stage (None: the suite's MAX_SECONDS)
+    max_seconds: float | None = None
+
     def skip_reason(self, layout: str, n: int, c: int) -> str | None:
-        return feasible(_source(layout), c, n, stage="svd") or feasible(
-            _source(layout), c, n, stage="transform"
+        source = _source(layout)
+        limit = self.max_seconds
+        return feasible_path(source, c, n, stage="svd", max_seconds=limit) or feasible_path(
+            source, c, n, stage="transform", max_seconds=limit
         )
 
     def predict(self, layout: str, n: int, c: int) -> tuple[float, float]:
         source = _source(layout)
-        return predicted(source, c, n, stage="transform"), predicted(source, c, n, stage="svd")
+        return (predicted_path(source, c, n, stage="transform"),
+                predicted_path(source, c, n, stage="svd"))
 
     def prepare(self, layout: str, n: int, c: int) -> None:
         w = weights(c)
+        self.peer = None
+        if layout == "torch":
+            small = TorchPeer(w, 4, layout, self.threads)
+            small.sorted_values(small.symbol())  # torch's LAPACK loaded outside the timing
+            self.peer = TorchPeer(w, n, layout, self.threads)
+            self.values_of = self.peer.sorted_values
+            self.blocks = self.peer.symbol()
+            return
         block_singular_values(lfa_symbol(w, 4, 4))  # LAPACK loaded outside the timing
         self.values_of = block_singular_values
         if layout == "fast":
@@ -72,6 +106,30 @@ class TimeBatchedSVD(Case):
 
     def time_svd(self, layout: str, n: int, c: int) -> None:
         self.values_of(self.blocks)
+
+    def teardown(self, *params: object) -> None:
+        peer = getattr(self, "peer", None)
+        if peer is not None:
+            peer.restore()
+            self.peer = None
+        super().teardown(*params)
+
+
+class TimeBatchedSVDWide(TimeBatchedSVD):
+    """The SVD step at the wide cells of real networks (see
+    :class:`benchmarks.end_to_end.TimeSingularValuesWide`): 1 to 3 samples a cell.
+
+    ``fft-view`` is left out: it is LAPACK on the same values as ``lfa`` (the regular
+    benchmark answers the layout question), and the suite's hour has no room for it.
+    """
+
+    params = (["lfa", "fast", "torch"], list(WIDE_N), list(WIDE_CHANNELS))
+    rounds = 1
+    repeat = (1, 3, 1.0)
+    max_seconds = LARGE_MAX_SECONDS
+
+    def skip_reason(self, layout: str, n: int, c: int) -> str | None:
+        return wide_reason(c, n) or super().skip_reason(layout, n, c)
 
 
 class TimeLayoutCopy(Case):

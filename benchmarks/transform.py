@@ -4,7 +4,10 @@
 ``setup`` (:class:`convbench.FFTWPlan`) and only the execution is timed;
 :class:`TimeFFTWPlanning` times the planning on its own. ``fast`` is the fast path's
 own transform, :func:`convbench.fast.half_plane_symbol`: the kept blocks of half the
-frequency plane in the layout its kernels read (one thread).
+frequency plane in the layout its kernels read (one thread). ``torch`` is the peer of
+:mod:`benchmarks.torch_peer`: ``torch.fft.fft2`` of the padded kernel, on the CPU with
+the suite's thread count (skipped where torch is not installed).
+:class:`TimeTransformWide` times the wide cells of real networks.
 """
 
 from __future__ import annotations
@@ -17,33 +20,45 @@ from convbench import fast
 
 from .common import (
     CHANNELS,
+    LARGE_MAX_SECONDS,
     N_VALUES,
     TRANSFORM_PATHS,
+    WIDE_CHANNELS,
+    WIDE_N,
     Case,
     feasible,
+    feasible_path,
     predicted,
+    predicted_path,
     weights,
+    wide_reason,
 )
+from .torch_peer import TorchPeer
 
 
 class TimeTransform(Case):
     """Seconds to build the ``(n, n, c, c)`` symbol (fftw: executing a ready plan; fast:
     the half plane)."""
 
-    params = ([*TRANSFORM_PATHS, "fast"], list(N_VALUES), list(CHANNELS))
+    params = ([*TRANSFORM_PATHS, "fast", "torch"], list(N_VALUES), list(CHANNELS))
     param_names = ("path", "n", "channels")
 
     def skip_reason(self, path: str, n: int, c: int) -> str | None:
-        return feasible(path, c, n, stage="transform")
+        return feasible_path(path, c, n, stage="transform")
 
     def predict(self, path: str, n: int, c: int) -> tuple[float, float]:
-        call = predicted(path, c, n, stage="transform")
+        call = predicted_path(path, c, n, stage="transform")
         return (call if path == "fftw" else 0.0), call
 
     def prepare(self, path: str, n: int, c: int) -> None:
         self.w = weights(c)
         self.plan: Any = None  # a ready callable of the weights, where the path has one
-        if path == "fftw":
+        self.peer = None
+        if path == "torch":
+            TorchPeer(self.w, max(self.w.shape[-1], 4), path, self.threads).symbol()
+            self.peer = TorchPeer(self.w, n, path, self.threads)
+            self.plan = lambda w: self.peer.symbol()
+        elif path == "fftw":
             self.plan = convbench.FFTWPlan(self.w.shape, n, threads=self.threads)
             self.plan(weights(c))  # first execution: pages of the buffers are touched
         elif path == "fast":
@@ -57,6 +72,27 @@ class TimeTransform(Case):
             self.plan(self.w)
         else:
             convbench.symbol(self.w, n, method=path, threads=self.threads)
+
+    def teardown(self, *params: Any) -> None:
+        peer = getattr(self, "peer", None)
+        if peer is not None:
+            peer.restore()
+            self.peer = None
+        super().teardown(*params)
+
+
+class TimeTransformWide(TimeTransform):
+    """The transform at the wide cells of real networks (see
+    :class:`benchmarks.end_to_end.TimeSingularValuesWide`): 1 to 3 samples a cell."""
+
+    params = (["lfa", "fft", "fast", "torch"], list(WIDE_N), list(WIDE_CHANNELS))
+    rounds = 1
+    repeat = (1, 3, 1.0)
+
+    def skip_reason(self, path: str, n: int, c: int) -> str | None:
+        return wide_reason(c, n) or feasible_path(
+            path, c, n, stage="transform", max_seconds=LARGE_MAX_SECONDS
+        )
 
 
 class TimeFFTWPlanning(Case):

@@ -21,6 +21,8 @@ os.environ.update(
         "CONVBENCH_BENCH_BOUNDARY_N": "4,8",
         "CONVBENCH_BENCH_NETWORK_INPUT": "32",
         "CONVBENCH_BENCH_NETWORK_WIDTH": "32",
+        "CONVBENCH_BENCH_WIDE_CHANNELS": "8",
+        "CONVBENCH_BENCH_WIDE_N": "7",
     }
 )
 
