@@ -35,6 +35,8 @@ default histogram range is ``[0, U]`` (the extremes are not known before the pas
 
 from __future__ import annotations
 
+import copy
+import itertools
 import math
 import numbers
 import sys
@@ -48,7 +50,7 @@ import numpy as np
 
 from .blas import single_blas_thread
 from .budget import estimate_seconds
-from .fast import _Plan, check_threads, iter_half_plane
+from .fast import _chunk, _Plan, check_threads, iter_half_plane
 from .halfspace import iter_half_space, space_jobs
 from .layer import Conv, as_layer
 
@@ -271,6 +273,112 @@ def _histogram(d: np.ndarray, s: np.ndarray, edges: np.ndarray) -> np.ndarray:
     return 2 * np.histogram(d, edges)[0] + np.histogram(s, edges)[0]
 
 
+def _pack(counts: np.ndarray) -> tuple[int, np.ndarray]:
+    """Counts as ``(offset, the nonzero span in the narrowest unsigned dtype)``: what
+    a partial result sends of its fine histogram."""
+    nz = np.flatnonzero(counts)
+    if not nz.size:
+        return 0, np.zeros(0, dtype=np.uint8)
+    span = counts[nz[0] : nz[-1] + 1]
+    top = int(span.max())
+    for dtype in (np.uint8, np.uint16, np.uint32):
+        if top <= np.iinfo(dtype).max:
+            return int(nz[0]), span.astype(dtype)
+    return int(nz[0]), span.astype(np.uint64)
+
+
+def _unpack(packed: tuple[int, np.ndarray], size: int) -> np.ndarray:
+    offset, span = packed
+    counts = np.zeros(size, dtype=np.int64)
+    counts[offset : offset + span.size] = span
+    return counts
+
+
+class _Tally:
+    """Pass 1 over some chunks: extremes, count, squares, fine and user histograms.
+
+    ``add`` folds one chunk in. Tallies of disjoint chunk ranges ``merge`` in any order
+    into the tally of their union; the sum of squares is the one order-dependent
+    number, so each tally keeps its terms (two floats a chunk) and :meth:`replay` sums
+    them in chunk order, exactly as one tally over every chunk does.
+    """
+
+    def __init__(self, fine_scale: float, edges: np.ndarray | None) -> None:
+        self.fine_scale, self.edges = fine_scale, edges
+        self.smax, self.smin, self.count, self.sq = -np.inf, np.inf, 0, 0.0
+        self.terms: list[float] = []
+        self.fine = np.zeros(FINE_BINS, dtype=np.int64)
+        self.hist = None if edges is None else np.zeros(edges.size - 1, dtype=np.int64)
+
+    def add(self, d: np.ndarray, s: np.ndarray) -> None:
+        for vals, rep in ((d, 2), (s, 1)):
+            if vals.size:
+                self.smax = max(self.smax, float(vals.max()))
+                self.smin = min(self.smin, float(vals.min()))
+                self.count += rep * vals.size
+                term = rep * float(np.dot(vals, vals))
+                self.sq += term
+                self.terms.append(term)
+                _accumulate(vals, rep, 0.0, self.fine_scale, self.fine)
+        if self.hist is not None:
+            self.hist += _histogram(d, s, self.edges)
+
+    def merge(self, other: _Tally) -> None:
+        """Fold in the tally of other chunks (the sum of squares: see :meth:`replay`)."""
+        self.smax, self.smin = max(self.smax, other.smax), min(self.smin, other.smin)
+        self.count += other.count
+        self.fine += other.fine
+        if self.hist is not None:
+            self.hist += other.hist
+
+    def replay(self, terms: list[list[float]]) -> None:
+        """The sum of squares from every range's terms, ranges in chunk order."""
+        self.sq = 0.0
+        for part in terms:
+            for term in part:
+                self.sq += term
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["fine"] = _pack(self.fine)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        state["fine"] = _unpack(state["fine"], FINE_BINS)
+        self.__dict__.update(state)
+
+
+class _Refine:
+    """A later pass over some chunks: the values (or the counts) of each interval
+    still open, and the user histogram when pass 1 could not count it. Mergeable in
+    any order (the collected values are sorted before use)."""
+
+    def __init__(self, todo: list[_Interval], edges: np.ndarray | None) -> None:
+        self.todo, self.edges = todo, edges
+        self.hist = None if edges is None else np.zeros(edges.size - 1, dtype=np.int64)
+
+    def feed(self, d: np.ndarray, s: np.ndarray) -> None:
+        for iv in self.todo:
+            iv.feed(d, s)
+        if self.hist is not None:
+            self.hist += _histogram(d, s, self.edges)
+
+    def merge(self, other: _Refine) -> None:
+        for mine, theirs in zip(self.todo, other.todo, strict=True):
+            if mine.collect:
+                mine.values += theirs.values
+            else:
+                mine.counts += theirs.counts
+        if self.hist is not None:
+            self.hist += other.hist
+
+    def __getstate__(self) -> dict[str, Any]:
+        for iv in self.todo:  # one array per interval on the wire
+            if len(iv.values) > 1:
+                iv.values = [np.concatenate(iv.values)]
+        return self.__dict__.copy()
+
+
 @single_blas_thread()
 def summarize(
     weight: Any,
@@ -289,6 +397,7 @@ def summarize(
     exact: bool = True,
     threads: int | None = None,
     progress: bool | None = None,
+    client: Any = None,
 ) -> Summary:
     """Statistics of all singular values of a periodic layer, in bounded memory.
 
@@ -319,10 +428,16 @@ def summarize(
         Exact quantiles and histogram (two or more passes), or one pass with the
         documented quantile error bound (see the module docstring).
     threads : int, optional
-        Thread pool size (default: all cores).
+        Thread pool size (default: all cores). Leave it unset with ``client``.
     progress : bool, optional
-        Show a progress bar on stderr; default: only when the run is predicted to take
-        more than 10 seconds.
+        Show a progress bar on stderr (chunks done; tasks done with ``client``);
+        default: only when the run is predicted to take more than 10 seconds.
+    client : dask.distributed.Client, optional
+        Run the passes on this cluster's workers (see :mod:`convbench.distributed`):
+        the layer is sent to every worker once, each task covers a range of chunks
+        and returns a small partial result, and the partials are merged here. The
+        result is the same, bit for bit, as without a client (on workers with the same
+        CPU and libraries as this machine).
 
     Returns
     -------
@@ -350,26 +465,20 @@ def summarize(
     hist_range = _check_range(hist_range)
     if not isinstance(bins, int) and hist_range is not None:
         raise ValueError("give either bin edges in bins or hist_range, not both")
+    if client is not None and threads is not None:
+        raise ValueError(
+            "threads applies to a run on this machine; on a cluster every task runs on "
+            "one of its worker's threads (pass threads=None with client)"
+        )
     threads = check_threads(threads)
     start = time.perf_counter()
 
     total = layer.n_values
-    chunks, nchunks = _source(layer, threads)
     bound = upper_bound(layer)
     top = bound * (1 + 1e-9) + 1e-300  # rounding may put a value a hair above U
     if progress is None:
         progress = estimate_seconds("fast", layer) > 10
-    passes = 0
-
-    def sweep(label: str):
-        nonlocal passes
-        passes += 1
-        if not progress:
-            return chunks()
-        from tqdm import tqdm
-
-        return tqdm(chunks(), total=nchunks, desc=f"summarize {label}", unit="chunk",
-                    file=sys.stderr, leave=False)
+    run = _Local(layer, threads, progress) if client is None else _Cluster(client, layer, progress)
 
     # histogram edges known before pass 1?
     edges: np.ndarray | None
@@ -383,20 +492,10 @@ def summarize(
         edges = None
 
     # pass 1: extremes, count, Frobenius norm, fine histogram (and user histogram if possible)
-    fine = np.zeros(FINE_BINS, dtype=np.int64)
     fine_scale = FINE_BINS / top
-    hist = None if edges is None else np.zeros(edges.size - 1, dtype=np.int64)
-    smax, smin, count, sq = -np.inf, np.inf, 0, 0.0
-    for d, s in sweep("pass 1"):
-        for vals, rep in ((d, 2), (s, 1)):
-            if vals.size:
-                smax = max(smax, float(vals.max()))
-                smin = min(smin, float(vals.min()))
-                count += rep * vals.size
-                sq += rep * float(np.dot(vals, vals))
-                _accumulate(vals, rep, 0.0, fine_scale, fine)
-        if hist is not None:
-            hist += _histogram(d, s, edges)
+    tally = run.tally(fine_scale, edges)
+    smax, smin, count, sq = tally.smax, tally.smin, tally.count, tally.sq
+    fine, hist = tally.fine, tally.hist
     if count != total:  # pragma: no cover - a bookkeeping error, never expected
         raise RuntimeError(f"streamed {count} values, expected {total}")
 
@@ -410,7 +509,6 @@ def summarize(
             edges = np.linspace(smin, smax, bins + 1) if smax > smin else np.array(
                 [smin, smin + max(abs(smin), 1.0) * 1e-12]
             )
-            hist = np.zeros(edges.size - 1, dtype=np.int64)
             need_hist = True
         else:
             need_hist = False
@@ -430,14 +528,12 @@ def summarize(
             todo = [iv for iv in todo if not iv.narrow]
             if not todo and not need_hist:
                 break
-            for d, s in sweep(f"pass {passes + 1}"):
-                for iv in todo:
-                    iv.feed(d, s)
-                if need_hist:
-                    hist += _histogram(d, s, edges)
+            refined = run.refine(todo, edges if need_hist else None)
+            if need_hist:
+                hist = refined.hist
             need_hist = False
             nxt = []
-            for iv in todo:
+            for iv in refined.todo:
                 if iv.collect:
                     vals = np.sort(np.concatenate(iv.values)) if iv.values else np.empty(0)
                     for r in iv.ranks:
@@ -473,10 +569,134 @@ def summarize(
         exact=bool(exact),
         quantile_error=float(error),
         upper_bound=bound,
-        passes=passes,
+        passes=run.passes,
         seconds=time.perf_counter() - start,
         shape=layer.shape,
     )
+
+
+class _Local:
+    """The passes on this machine: every chunk in order, from a pool of threads."""
+
+    def __init__(self, layer: Conv, threads: int, progress: bool) -> None:
+        self.chunks, self.nchunks = _source(layer, threads)
+        self.progress, self.passes = progress, 0
+
+    def _sweep(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        self.passes += 1
+        if not self.progress:
+            return self.chunks()
+        from tqdm import tqdm
+
+        return tqdm(self.chunks(), total=self.nchunks, desc=f"summarize pass {self.passes}",
+                    unit="chunk", file=sys.stderr, leave=False)
+
+    def tally(self, fine_scale: float, edges: np.ndarray | None) -> _Tally:
+        tally = _Tally(fine_scale, edges)
+        for d, s in self._sweep():
+            tally.add(d, s)
+        return tally
+
+    def refine(self, todo: list[_Interval], edges: np.ndarray | None) -> _Refine:
+        refine = _Refine(todo, edges)
+        for d, s in self._sweep():
+            refine.feed(d, s)
+        return refine
+
+
+#: Predicted seconds of work below which a cluster run makes one task per worker
+#: thread; above, tasks of at least this much work, up to four per worker thread (so a
+#: slow worker delays the end by a fraction of its share).
+TASK_SECONDS = 0.5
+
+
+class _Cluster:
+    """The same passes on a dask cluster: each task a contiguous range of chunks,
+    returning its :class:`_Tally` or :class:`_Refine`, merged here as they arrive."""
+
+    def __init__(self, client: Any, layer: Conv, progress: bool) -> None:
+        from .distributed import Cluster
+
+        self.cluster = Cluster(client)
+        self.layer = self.cluster.share(layer)  # once, to every worker
+        nchunks = _chunk_count(layer)
+        threads = self.cluster.threads
+        work = estimate_seconds("fast", layer)
+        want = max(threads, min(4 * threads, int(work / TASK_SECONDS)))
+        cuts = np.linspace(0, nchunks, min(nchunks, want) + 1).round().astype(int)
+        self.parts = [(int(a), int(b)) for a, b in itertools.pairwise(cuts)]
+        self.progress, self.passes = progress, 0
+
+    def _map(self, task: Callable[[Conv, tuple], Any], *args: Any) -> Iterator[tuple[int, Any]]:
+        self.passes += 1
+        jobs = [(a, b, *args) for a, b in self.parts]
+        done = self.cluster.map(task, jobs, shared=self.layer,
+                                name=f"summarize-pass{self.passes}")
+        if not self.progress:
+            return done
+        from tqdm import tqdm
+
+        return tqdm(done, total=len(jobs), desc=f"summarize pass {self.passes}",
+                    unit="task", file=sys.stderr, leave=False)
+
+    def tally(self, fine_scale: float, edges: np.ndarray | None) -> _Tally:
+        merged: _Tally | None = None
+        terms: list[list[float]] = [[] for _ in self.parts]
+        for i, part in self._map(_tally_task, fine_scale, edges):
+            terms[i] = part.terms
+            if merged is None:
+                merged = part
+            else:
+                merged.merge(part)
+        assert merged is not None
+        merged.replay(terms)
+        return merged
+
+    def refine(self, todo: list[_Interval], edges: np.ndarray | None) -> _Refine:
+        merged: _Refine | None = None
+        for _i, part in self._map(_refine_task, todo, edges):
+            if merged is None:
+                merged = part
+            else:
+                merged.merge(part)
+        assert merged is not None
+        return merged
+
+
+def _part_chunks(layer: Conv, start: int, stop: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Chunks ``start .. stop-1`` of a pass (in :func:`_source`'s order), on one thread."""
+    plan = _plane_plan(layer)
+    if plan is not None:
+        for bounds in _row_count(plan)[start:stop]:
+            yield _chunk(plan, *bounds)
+        return
+    poly = layer.polyphase()
+    yield from iter_half_space(poly, 1, jobs=space_jobs(poly)[start:stop])
+
+
+def _chunk_count(layer: Conv) -> int:
+    plan = _plane_plan(layer)
+    return len(_row_count(plan)) if plan is not None else len(space_jobs(layer.polyphase()))
+
+
+@single_blas_thread()
+def _tally_task(layer: Conv, job: tuple) -> _Tally:
+    """Pass 1 over chunks ``start .. stop-1``: a task of :class:`_Cluster`."""
+    start, stop, fine_scale, edges = job
+    tally = _Tally(fine_scale, edges)
+    for d, s in _part_chunks(layer, start, stop):
+        tally.add(d, s)
+    return tally
+
+
+@single_blas_thread()
+def _refine_task(layer: Conv, job: tuple) -> _Refine:
+    """A later pass over chunks ``start .. stop-1``: a task of :class:`_Cluster`."""
+    start, stop, todo, edges = job
+    refine = _Refine(copy.deepcopy(todo), edges)  # never the caller's intervals
+    for d, s in _part_chunks(layer, start, stop):
+        refine.feed(d, s)
+    return refine
 
 
 def _plane_plan(layer: Conv) -> _Plan | None:
