@@ -16,7 +16,9 @@ The public face re-exports focused modules:
   :mod:`convbench.bounds`: a certified bound on ``sigma_max``;
   :mod:`convbench.boundary`: approximate zero-padding spectra (:func:`approximate`).
 - :mod:`convbench.models`: :func:`model_spectra`, every convolution of an ONNX model or
-  a PyTorch module.
+  a PyTorch module; :func:`sweep`, several models as one table.
+- :mod:`convbench.distributed`: ``client=`` of :func:`summarize`, :func:`model_spectra`
+  and :func:`sweep`, on a dask.distributed cluster (imported only when used).
 """
 
 from .boundary import approximate
@@ -24,7 +26,7 @@ from .bounds import NormBound, spectral_norm_bound
 from .budget import BudgetError, feasibility, memory_budget
 from .explicit import unrolled
 from .layer import Conv, as_layer
-from .models import LayerRecord, ModelReport, model_spectra
+from .models import LayerRecord, ModelReport, SweepReport, model_spectra, sweep
 from .operators import smallest_singular_values
 from .spectrum import METHODS, singular_values
 from .stream import Summary, summarize
@@ -42,6 +44,7 @@ __all__ = [
     "ModelReport",
     "NormBound",
     "Summary",
+    "SweepReport",
     "__version__",
     "approximate",
     "as_layer",
@@ -54,6 +57,7 @@ __all__ = [
     "smallest_singular_values",
     "spectral_norm_bound",
     "summarize",
+    "sweep",
     "symbol",
     "unrolled",
 ]

@@ -2,7 +2,8 @@
 
 :func:`model_spectra` reads the model (:mod:`.onnx_graph`, :mod:`.torch_module`: each
 convolution, its options and input size, as a :class:`.spec.LayerSpec`), computes each
-layer's numbers (:mod:`.compute`) and returns a :class:`.report.ModelReport`.
+layer's numbers (:mod:`.compute`) and returns a :class:`.report.ModelReport`;
+:func:`sweep` does it for several models at once, as one table (:mod:`.sweep`).
 """
 
 from __future__ import annotations
@@ -10,12 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .compute import layer_record
+from .compute import layer_records
 from .onnx_graph import onnx_layers
 from .report import COLUMNS, LayerRecord, ModelReport
+from .sweep import SweepReport, sweep
 from .torch_module import is_module, torch_layers
 
-__all__ = ["COLUMNS", "LayerRecord", "ModelReport", "model_spectra"]
+__all__ = ["COLUMNS", "LayerRecord", "ModelReport", "SweepReport", "model_spectra", "sweep"]
 
 
 def _input_shape(input_shape: Any) -> tuple[int, ...]:
@@ -44,6 +46,7 @@ def model_spectra(
     threads: int | None = None,
     fold_batchnorm: bool = False,
     progress: Callable[[int, int, str], None] | None = None,
+    client: Any = None,
 ) -> ModelReport:
     """Exact per-layer spectra of every convolution of a model, in graph order.
 
@@ -68,6 +71,12 @@ def model_spectra(
         default: the convolution alone.
     progress : callable, optional
         Called as ``progress(done, total, name)`` after each layer.
+    client : dask.distributed.Client, optional
+        Compute the layers as tasks on this cluster (:mod:`convbench.distributed`):
+        each weight travels once, with its task; the records come back in graph
+        order, the same numbers as without a client. Each task runs the ``fast``
+        path on ``threads`` threads (default 1: the workers' threads are the
+        parallelism).
 
     Returns
     -------
@@ -92,19 +101,26 @@ def model_spectra(
     if fold_batchnorm not in (True, False):
         raise TypeError(f"fold_batchnorm must be True or False; got {fold_batchnorm!r}")
     shape = _input_shape(input_shape)
+    specs, reason, source = _read(model, shape, fold_batchnorm)
+    records = layer_records(specs, boundary=boundary, spectra=spectra, threads=threads,
+                            progress=progress, client=client)
+    return _report(records, boundary, shape, reason, source)
+
+
+def _read(model: Any, shape: tuple[int, ...], fold_batchnorm: bool) -> tuple[list, str, str]:
+    """The model's convolutions, why it is not a plain chain (or ``""``), its source."""
     if is_module(model):
         specs, reason = torch_layers(model, shape, fold_batchnorm=fold_batchnorm)
-        source = "torch"
-    else:
-        if fold_batchnorm:
-            raise ValueError("fold_batchnorm applies to PyTorch modules only")
-        specs, reason = onnx_layers(model, shape)
-        source = "onnx"
-    records: list[LayerRecord] = []
-    for i, spec in enumerate(specs):
-        records.append(layer_record(spec, boundary=boundary, spectra=spectra, threads=threads))
-        if progress is not None:
-            progress(i + 1, len(specs), spec.name)
+        return specs, reason, "torch"
+    if fold_batchnorm:
+        raise ValueError("fold_batchnorm applies to PyTorch modules only")
+    specs, reason = onnx_layers(model, shape)
+    return specs, reason, "onnx"
+
+
+def _report(
+    records: list[LayerRecord], boundary: str, shape: tuple[int, ...], reason: str, source: str
+) -> ModelReport:
     return ModelReport(
         layers=records,
         boundary=boundary,

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -140,3 +142,44 @@ def layer_record(
         record.sigma_max = record.sigma_max_periodic
     record.seconds = time.perf_counter() - start
     return record
+
+
+def layer_records(
+    specs: Sequence[LayerSpec],
+    *,
+    boundary: str = "zero",
+    spectra: bool = False,
+    threads: int | None = None,
+    progress: Callable[[int, int, str], None] | None = None,
+    client: Any = None,
+) -> list[LayerRecord]:
+    """:func:`layer_record` of every spec, in order: here, or as tasks on ``client``'s
+    cluster (each spec sent once, with its task; ``threads`` per task, default 1).
+
+    ``progress(done, total, name)`` is called as each layer finishes.
+    """
+    if client is None:
+        records = []
+        for i, spec in enumerate(specs):
+            records.append(layer_record(spec, boundary=boundary, spectra=spectra,
+                                        threads=threads))
+            if progress is not None:
+                progress(i + 1, len(specs), spec.name)
+        return records
+    from ..distributed import Cluster
+
+    cluster = Cluster(client)
+    options = {"boundary": boundary, "spectra": spectra,
+               "threads": 1 if threads is None else threads}
+    found: list[LayerRecord | None] = [None] * len(specs)
+    done = cluster.map(_record_task, list(specs), shared=options, name="layer")
+    for count, (i, record) in enumerate(done, 1):
+        found[i] = record
+        if progress is not None:
+            progress(count, len(specs), specs[i].name)
+    return [r for r in found if r is not None]
+
+
+def _record_task(options: dict[str, Any], spec: LayerSpec) -> LayerRecord:
+    """One layer's record on a worker (a task of :func:`layer_records`)."""
+    return layer_record(spec, **options)
