@@ -39,10 +39,11 @@ boundaries::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -216,6 +217,8 @@ def build_parser() -> argparse.ArgumentParser:
         default="auto",
         help="progress bar on stderr (auto: for runs predicted to last over 10 s)",
     )
+    su.add_argument("--scheduler", metavar="ADDRESS",
+                    help="run on the dask cluster of this scheduler (tcp://host:8786)")
 
     bd = sub.add_parser(
         "bound",
@@ -261,7 +264,28 @@ def build_parser() -> argparse.ArgumentParser:
     md.add_argument("--force", action="store_true", help="overwrite existing --csv/--json")
     md.add_argument("--progress", choices=("auto", "yes", "no"), default="auto",
                     help="progress bar on stderr (auto: models of 10 or more convolutions)")
+    md.add_argument("--scheduler", metavar="ADDRESS",
+                    help="compute the layers on the dask cluster of this scheduler")
     return parser
+
+
+@contextlib.contextmanager
+def _cluster(args: argparse.Namespace) -> Iterator[Any]:
+    """The client of ``--scheduler`` (closed afterwards), or ``None`` without it; dask is
+    imported only when the flag is given."""
+    if args.scheduler is None:
+        yield None
+        return
+    if args.threads is not None:
+        raise CommandError("--threads applies to a run on this machine; with --scheduler "
+                           "the workers' threads are the parallelism")
+    from .distributed import connect
+
+    client = connect(args.scheduler)
+    try:
+        yield client
+    finally:
+        client.close()
 
 
 def _random_arguments(parser: argparse.ArgumentParser) -> None:
@@ -591,7 +615,9 @@ def _summarize(args: argparse.Namespace) -> int:
             weight, shape = weight[..., None], (*shape, 1)
     progress = {"auto": None, "yes": True, "no": False}[args.progress]
     start = time.perf_counter()
-    s = summarize(weight, shape, exact=not args.one_pass, threads=args.threads, progress=progress)
+    with _cluster(args) as client:
+        s = summarize(weight, shape, exact=not args.one_pass, threads=args.threads,
+                      progress=progress, client=client)
     seconds = time.perf_counter() - start
     print(layer_line(layer))
     print(f"values     {s.count} singular values (periodic boundary), {s.passes} pass(es)")
@@ -669,8 +695,9 @@ def _model(args: argparse.Namespace) -> int:
             bar.update(1)
 
     try:
-        report = model_spectra(args.model, args.input, boundary=args.boundary,
-                               threads=args.threads, progress=progress)
+        with _cluster(args) as client:
+            report = model_spectra(args.model, args.input, boundary=args.boundary,
+                                   threads=args.threads, progress=progress, client=client)
     finally:
         if bar is not None:
             bar.close()
