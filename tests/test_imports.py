@@ -89,3 +89,16 @@ def test_imports_run_down_the_layers(module):
     graph = import_graph(PACKAGE)
     upward = sorted(d for d in graph[module] if RANKS.get(d, -1) >= RANKS[module])
     assert not upward, f"{module} imports {upward}, at its own level or above"
+
+
+def test_importing_the_package_imports_no_dask():
+    """dask is the optional extra of convbench.distributed, imported only when a client
+    is used."""
+    import subprocess
+    import sys
+
+    code = ("import sys, convbench, convbench.models, convbench.cli; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.splitlines()[-1] == "[]"
