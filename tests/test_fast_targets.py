@@ -33,7 +33,7 @@ def test_quick_table_and_json(tmp_path, capsys, monkeypatch):
     # the smallest sizes, one repeat, no summarize child: checks the plumbing only
     monkeypatch.setattr(script, "QUICK", [(1, 16, 30.0), (4, 8, 4.0)])
     path = tmp_path / "t.json"
-    assert script.main(["--quick", "--repeats", "1", "--skip-summarize",
+    assert script.main(["--quick", "--repeats", "1", "--skip-summarize", "--only", "targets",
                         "--json", str(path)]) == 0
     out = capsys.readouterr().out
     assert "| 1 | 16 |" in out and "| 4 | 8 |" in out
@@ -60,3 +60,35 @@ def test_table_ratios_come_from_the_stored_medians():
     assert lines[3] == ("| 4 | 64 | 2.000 | 3.000 | 0.500 | 0.250 | 4.0x | 6.0x | 4x | "
                         "3.0e-13 | 2.00x |")
     assert lines[-1].startswith("summarize n=64 c=4: 1.2 s, 2 passes, peak RSS 100 MiB")
+
+
+def test_wide_table_alone(tmp_path, capsys, monkeypatch):
+    # the wide table's plumbing at toy sizes: fast, lfa and torch agree, ratios stored
+    import pytest
+
+    pytest.importorskip("torch")
+    monkeypatch.setattr(script, "WIDE_QUICK", [(4, 8, 3.0, 4.0)])
+    path = tmp_path / "w.json"
+    assert script.main(["--quick", "--repeats", "1", "--only", "wide", "--cold-processes",
+                        "1", "--json", str(path)]) == 0
+    out = capsys.readouterr().out
+    data = json.loads(path.read_text())
+    assert data["cases"] == [] and "summarize" not in data
+    (case,) = data["wide"]["cases"]
+    assert (case["c"], case["n"], case["torch_threads"]) == (4, 8, 1)
+    assert max(case["dev_vs_lfa"].values()) < 1e-12
+    assert set(case["median_s"]) == {"fast1", "fast2", "lfa", "torch"}
+    cold = data["wide"]["cold_start"]
+    assert cold["processes"] == 1 and cold["first_s"] > 0 and len(cold["runs"]) == 1
+    assert "| 4 | 8 |" in out and "cold start c=4 n=16" in out
+    table = (tmp_path / "w.txt").read_text().splitlines()
+    assert table[0].startswith("# wide channels") and table[-1].startswith("cold start")
+
+
+def test_wide_row_marks_targets():
+    res = {"c": 128, "n": 28, "target_lfa": 3.0, "target_torch": 4.0,
+           "median_s": {"fast1": 1.0, "fast2": 0.5, "lfa": 3.5, "torch": 2.0},
+           "dev_vs_lfa": {"fast1": 1e-13, "fast2": 1e-13, "torch": 2e-9}}
+    line = script.wide_line(res)
+    assert line == ("| 128 | 28 | 1.000 | 3.500 | 2.000 | 3.50x | >= 3x met | 2.00x | "
+                    ">= 4x missed | 2.0e-09 ok | 2.00x | >= 1.7x met |")
