@@ -33,6 +33,7 @@ Lanczos on ``A^T A`` finds only very slowly (they are clustered near zero relati
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -580,12 +581,18 @@ def smallest_singular_values(
 class LayerOperator(scipy.sparse.linalg.LinearOperator):
     """Any validated layer as a matrix-free linear operator.
 
-    One GEMM per kernel tap and group: the tap's output positions gather the input
-    positions ``s*p + dilation*a - before`` they read (wrapped on the torus, the ones
-    inside for zero padding), and the adjoint scatters them back; every tap reads each
-    position at most once, so no accumulation conflicts. A transposed layer applies the
-    adjoint of its canonical forward map. ``matvec`` takes the input flattened as
+    The canonical forward map ``y[o, p] = sum_{i,a} W[o, i, a] x[i, s*p + dilation*a -
+    before]`` is im2col on a padded copy of the input: the input is padded with
+    ``before`` zeros in front and as many as the last read needs behind (wrapped copies
+    on the torus), so tap ``a`` reads the strided slice ``dilation*a :: s`` of it, a view.
+    The ``taps * cin/groups`` slices of a chunk of output rows are stacked as the rows of
+    one matrix and multiplied by the ``(cout/groups, taps * cin/groups)`` weight matrix,
+    one GEMM per group and chunk. The adjoint is the same GEMM with the weights
+    transposed, its rows added back into the strided slices of a padded array, which is
+    then cropped (zero boundary) or folded onto the torus. A transposed layer applies
+    the adjoint of its canonical forward map. ``matvec`` takes the input flattened as
     ``(cin, *shape)`` and returns ``(cout, *out_shape)``, as :func:`convbench.unrolled`.
+    Working memory: the padded input and output and one 32 MiB chunk of columns.
 
     Parameters
     ----------
@@ -594,46 +601,81 @@ class LayerOperator(scipy.sparse.linalg.LinearOperator):
     """
 
     def __init__(self, layer: Conv) -> None:
-        from .explicit import _reads
-
         self.layer = layer
         g, co, ci = layer.groups, layer.group_out, layer.group_in
-        self._w = layer.weight.reshape(g, co, ci, -1)
-        self._taps = []
-        for t, tap in enumerate(np.ndindex(*layer.kernel)):
-            reads = [_reads(layer, dim, a) for dim, a in enumerate(tap)]
-            if any(p.size == 0 for p, _q in reads):
-                continue
-            self._taps.append(
-                (t, np.ix_(*(p for p, _ in reads)), np.ix_(*(q for _, q in reads)))
-            )
+        taps = math.prod(layer.kernel)
+        # (g, co, taps*ci), tap-major columns, and its transpose for the adjoint
+        w = layer.weight.reshape(g, co, ci, taps).transpose(0, 1, 3, 2)
+        self._w_fwd = np.ascontiguousarray(w).reshape(g, co, taps * ci)
+        self._w_adj = np.ascontiguousarray(self._w_fwd.transpose(0, 2, 1))
+        self._taps = list(np.ndindex(*layer.kernel))
+        # padded canonical input: `before` in front, enough behind for the last read
+        self._pads = []
+        for n, p, s, dl, k, b in zip(
+            layer.fwd_in, layer.fwd_out, layer.stride, layer.dilation, layer.kernel,
+            layer.before, strict=True,
+        ):
+            last = s * (p - 1) + dl * (k - 1) - b  # largest read
+            self._pads.append((b, max(0, last - (n - 1))))
         super().__init__(dtype=np.float64, shape=(layer.rows, layer.cols))
+
+    def _chunk_rows(self, nvec: int) -> int:
+        layer = self.layer
+        per_row = layer.groups * layer.group_in * len(self._taps) * nvec
+        per_row *= math.prod(layer.fwd_out[1:])
+        return max(1, min(layer.fwd_out[0], _IM2COL_ENTRIES // max(1, per_row)))
+
+    def _tap_slices(self, tap: tuple[int, ...], r0: int, r1: int) -> tuple[slice, ...]:
+        """The padded input's positions that tap ``tap`` reads for output rows r0..r1."""
+        layer = self.layer
+        out = []
+        for dim, (a, s, dl, p) in enumerate(
+            zip(tap, layer.stride, layer.dilation, layer.fwd_out, strict=True)
+        ):
+            lo, hi = (r0, r1) if dim == 0 else (0, p)
+            start = s * lo + dl * a
+            out.append(slice(start, start + s * (hi - lo - 1) + 1, s))
+        return tuple(out)
 
     def _forward(self, x: np.ndarray) -> np.ndarray:
         layer = self.layer
         g, co, ci = layer.groups, layer.group_out, layer.group_in
         nvec = x.shape[1]
         xs = np.asarray(x, dtype=np.float64).reshape(g, ci, *layer.fwd_in, nvec)
-        y = np.zeros((g, co, *layer.fwd_out, nvec))
-        for t, out_ix, in_ix in self._taps:
-            part = xs[(slice(None), slice(None), *in_ix)]
-            shape = part.shape
-            prod = np.matmul(self._w[:, :, :, t], part.reshape(g, ci, -1))
-            y[(slice(None), slice(None), *out_ix)] += prod.reshape(g, co, *shape[2:])
+        mode = "wrap" if layer.boundary == "periodic" else "constant"
+        xp = np.pad(xs, ((0, 0), (0, 0), *self._pads, (0, 0)), mode=mode)
+        out = layer.fwd_out
+        y = np.empty((g, co, *out, nvec))
+        rows = self._chunk_rows(nvec)
+        rest = math.prod(out[1:]) * nvec
+        cols = np.empty((g, len(self._taps), ci, rows, *out[1:], nvec))
+        for r0 in range(0, out[0], rows):
+            r1 = min(out[0], r0 + rows)
+            c = cols[:, :, :, : r1 - r0]
+            for t, tap in enumerate(self._taps):
+                c[:, t] = xp[(slice(None), slice(None), *self._tap_slices(tap, r0, r1))]
+            part = np.matmul(self._w_fwd, c.reshape(g, -1, (r1 - r0) * rest))
+            y[:, :, r0:r1] = part.reshape(g, co, r1 - r0, *out[1:], nvec)
         return y.reshape(-1, nvec)
 
     def _backward(self, y: np.ndarray) -> np.ndarray:
         layer = self.layer
         g, co, ci = layer.groups, layer.group_out, layer.group_in
         nvec = y.shape[1]
-        ys = np.asarray(y, dtype=np.float64).reshape(g, co, *layer.fwd_out, nvec)
-        x = np.zeros((g, ci, *layer.fwd_in, nvec))
-        for t, out_ix, in_ix in self._taps:
-            part = ys[(slice(None), slice(None), *out_ix)]
-            shape = part.shape
-            prod = np.matmul(self._w[:, :, :, t].transpose(0, 2, 1), part.reshape(g, co, -1))
-            x[(slice(None), slice(None), *in_ix)] += prod.reshape(g, ci, *shape[2:])
-        return x.reshape(-1, nvec)
+        out = layer.fwd_out
+        ys = np.asarray(y, dtype=np.float64).reshape(g, co, out[0], -1)
+        padded = [b + n + a for n, (b, a) in zip(layer.fwd_in, self._pads, strict=True)]
+        xp = np.zeros((g, ci, *padded, nvec))
+        rows = self._chunk_rows(nvec)
+        for r0 in range(0, out[0], rows):
+            r1 = min(out[0], r0 + rows)
+            part = np.matmul(self._w_adj, ys[:, :, r0:r1].reshape(g, co, -1))
+            part = part.reshape(g, len(self._taps), ci, r1 - r0, *out[1:], nvec)
+            for t, tap in enumerate(self._taps):
+                xp[(slice(None), slice(None), *self._tap_slices(tap, r0, r1))] += part[:, t]
+        for dim, (n, (b, _a)) in enumerate(zip(layer.fwd_in, self._pads, strict=True)):
+            xp = _fold(xp, dim + 2, b, n, layer.boundary == "periodic")
+        return xp.reshape(-1, nvec)
 
     def _matmat(self, x: np.ndarray) -> np.ndarray:
         return self._backward(x) if self.layer.transposed else self._forward(x)
@@ -656,6 +698,27 @@ class LayerOperator(scipy.sparse.linalg.LinearOperator):
             matmat=self._rmatmat,
             rmatmat=self._matmat,
         )
+
+
+def _fold(xp: np.ndarray, axis: int, before: int, n: int, periodic: bool) -> np.ndarray:
+    """The padded axis back to its ``n`` positions: cropped (zero padding, whose reads
+    outside the input were zeros) or summed modulo ``n`` (the torus)."""
+    length = xp.shape[axis]
+    if not periodic:
+        return np.take(xp, np.arange(before, before + n), axis=axis)
+    shape = list(xp.shape)
+    shape[axis] = n
+    out = np.zeros(shape)
+    j = 0
+    while j < length:
+        k = (j - before) % n
+        size = min(n - k, length - j)
+        dst = [slice(None)] * xp.ndim
+        src = [slice(None)] * xp.ndim
+        dst[axis], src[axis] = slice(k, k + size), slice(j, j + size)
+        out[tuple(dst)] += xp[tuple(src)]
+        j += size
+    return out
 
 
 def layer_top_values(
