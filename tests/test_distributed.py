@@ -24,6 +24,7 @@ import pytest
 
 import convbench as cb
 from convbench import stream
+from convbench.blas import single_blas_thread
 
 distributed = pytest.importorskip("distributed")
 cloudpickle = pytest.importorskip("cloudpickle")
@@ -44,7 +45,10 @@ def client():
 
     with (
         LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                     dashboard_address=None, silence_logs=logging.ERROR) as cluster,
+                     dashboard_address=None, silence_logs=logging.ERROR,
+                     # no dashboard; the HTTP routes on a free port (8787 may be taken)
+                     scheduler_kwargs={"dashboard": False,
+                                       "dashboard_address": "127.0.0.1:0"}) as cluster,
         Client(cluster) as c,
     ):
         c.wait_for_workers(2)
@@ -117,7 +121,8 @@ def test_partials_merge_in_any_order_to_the_one_tally():
     layer = cb.as_layer(_weight((4, 4, 3, 3)), (1024, 256), boundary="periodic")
     top = stream.upper_bound(layer) * (1 + 1e-9) + 1e-300
     edges = np.linspace(0, 5, 17)
-    whole = stream._Local(layer, 2, False).tally(stream.FINE_BINS / top, edges)
+    with single_blas_thread():  # as in summarize: BLAS threads would change the dot's rounding
+        whole = stream._Local(layer, 2, False).tally(stream.FINE_BINS / top, edges)
     n = stream._chunk_count(layer)
     assert n > 10
     cuts = [0, 1, 5, n // 2, n - 1, n]
@@ -196,6 +201,9 @@ def _onnx_net():
 
 
 def _records_equal(a, b):
+    """Every field but ``seconds`` equal. The zero-padded ``sigma_max`` (Lanczos on
+    GEMMs) is bit for bit the same where BLAS runs on as many threads as dask's workers
+    run it (one), so the local side runs under :func:`single_blas_thread`."""
     for x, y in zip(a, b, strict=True):
         dx, dy = dataclasses.asdict(x), dataclasses.asdict(y)
         dx.pop("seconds"), dy.pop("seconds")
@@ -210,7 +218,8 @@ def _records_equal(a, b):
 def test_model_spectra_with_a_client_is_the_same_report(client):
     net = _conv_net(0)
     seen = []
-    local = cb.model_spectra(net, (1, 3, 16, 12), spectra=True)
+    with single_blas_thread():  # as dask's workers run BLAS
+        local = cb.model_spectra(net, (1, 3, 16, 12), spectra=True)
     remote = cb.model_spectra(net, (1, 3, 16, 12), spectra=True, client=client,
                               progress=lambda done, total, name: seen.append((done, total)))
     _records_equal(local.layers, remote.layers)
@@ -223,14 +232,15 @@ def test_sweep_is_one_table_with_a_model_column(client, tmp_path):
     _onnx, proto = _onnx_net()
     models = [_conv_net(1), _conv_net(2), proto]
     shape = (1, 3, 12, 12)
-    local = cb.sweep(models, shape, names=["epoch1", "epoch2", "exported"])
+    with single_blas_thread():
+        local = cb.sweep(models, shape, names=["epoch1", "epoch2", "exported"])
+        single = cb.model_spectra(models[1], shape)
     remote = cb.sweep(models, shape, names=["epoch1", "epoch2", "exported"], client=client)
     rows = remote.rows()
     assert [r["model"] for r in rows] == ["epoch1"] * 3 + ["epoch2"] * 3 + ["exported"] * 2
     for a, b in zip(local.reports, remote.reports, strict=True):
         _records_equal(a.layers, b.layers)
     # each model's rows are its own report's, in graph order
-    single = cb.model_spectra(models[1], shape)
     assert [r["sigma_max"] for r in rows[3:6]] == [r.sigma_max for r in single.layers]
     frame = remote.to_pandas()
     assert list(frame.columns[:2]) == ["model", "name"] and len(frame) == 8
@@ -272,8 +282,9 @@ def test_a_budget_error_on_a_worker_is_the_library_error(client, monkeypatch):
     assert not [f for f in frames if f"{os.sep}distributed{os.sep}" in f.filename]
     # the cluster still works
     monkeypatch.delenv("CONVBENCH_MEMORY_BUDGET")
-    _records_equal(cb.model_spectra(net, shape).layers,
-                   cb.model_spectra(net, shape, client=client).layers)
+    with single_blas_thread():
+        local = cb.model_spectra(net, shape)
+    _records_equal(local.layers, cb.model_spectra(net, shape, client=client).layers)
 
 
 def test_threads_and_client_together_are_refused(client):
@@ -304,7 +315,8 @@ def test_command_line_scheduler(client, capsys, tmp_path):
     path = tmp_path / "tiny.onnx"
     onnx.save(proto, str(path))
     model = ["model", str(path), "--input", "1x3x12x12", "--progress", "no"]
-    assert main(model) == 0
+    with single_blas_thread():
+        assert main(model) == 0
     here = capsys.readouterr().out
     assert main([*model, "--scheduler", address]) == 0
     there = capsys.readouterr().out
