@@ -130,6 +130,13 @@ CERTIFY_RTOL = 1e-9
 #: Accepted values of ``precision``.
 PRECISIONS = ("double", "single")
 
+#: Jobs of at most this many half-plane block entries (``n (m/2 + 1) r k``; c = 16,
+#: n = 64 is 0.53M) with blocks of at least ``SMALL_JOB_MIN_K`` columns skip the
+#: compiled kernels (see :func:`_small_job`).
+SMALL_JOB_ENTRIES = 1 << 20
+#: Narrowest blocks that :data:`SMALL_JOB_ENTRIES` applies to.
+SMALL_JOB_MIN_K = 8
+
 # Target number of block entries per chunk: a chunk of symbol stays in L2 cache.
 _CHUNK_ENTRIES = 1 << 17
 # Gram traces outside [_GRAM_TINY, 1/_GRAM_TINY] are sent to the SVD (no scaling trouble).
@@ -177,6 +184,21 @@ def _phases(k: int, idx: np.ndarray, n: int, dtype: type) -> np.ndarray:
     return np.exp(1j * angle).astype(dtype)
 
 
+def _small_job(n: int, m: int, r: int, k: int) -> bool:
+    """Whether LAPACK through numpy should take the blocks instead of the compiled
+    kernels: a job of at most :data:`SMALL_JOB_ENTRIES` half-plane block entries whose
+    blocks are at least :data:`SMALL_JOB_MIN_K` wide.
+
+    The compiled kernels cost a process about 0.3 s the first time any of them runs
+    (numba loads its typing and lowering registries, then the kernels from its cache);
+    on such a job that is several times the job itself, while LAPACK, already loaded,
+    takes at most about 1.8x the kernels' own time at these widths (measured on one
+    thread at c = 8, 16 and 32, n = 32 to 128). Narrower blocks keep the kernels: there
+    LAPACK's per-call cost makes it 4 to 7 times slower.
+    """
+    return k >= SMALL_JOB_MIN_K and n * (m // 2 + 1) * r * k <= SMALL_JOB_ENTRIES
+
+
 def _row_chunks(n: int, m: int, per_row: int, chunk_entries: int) -> list[tuple[int, int]]:
     """Split the rows that keep blocks into chunks of about ``chunk_entries`` block entries.
 
@@ -210,7 +232,7 @@ class _Plan:
         self.wa = wa.astype(self.real)
         # compiled kernels read the block index innermost
         limit = GRAM_SOA_MAX if precision == "double" else JACOBI_MAX
-        self.soa = 3 <= self.k <= limit
+        self.soa = 3 <= self.k <= limit and not _small_job(n, m, self.r, self.k)
         # wide blocks past the compiled kernel: Gram matrices from the layer's Gram
         # coefficients, never the symbol itself
         self.coef = (
@@ -726,9 +748,11 @@ def _gram_products(blocks: np.ndarray) -> np.ndarray:
     k = 64, 0.22 instead of 0.33 at k = 128.
     """
     nb, _r, k = blocks.shape
-    out = np.empty((nb, k, k), dtype=blocks.dtype)
-    if blocks.dtype != np.complex128:  # pragma: no cover - double precision only
+    if k <= GRAM_SOA_MAX or blocks.dtype != np.complex128:
+        # narrow blocks (small jobs, see _small_job): one batched product beats a
+        # zherk call per block
         return np.matmul(blocks.conj().transpose(0, 2, 1), blocks)
+    out = np.empty((nb, k, k), dtype=blocks.dtype)
     herk = scipy.linalg.blas.zherk
     for i in range(nb):
         herk(1.0, blocks[i].T, beta=0.0, c=out[i].T, trans=0, lower=1, overwrite_c=1)

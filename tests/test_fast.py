@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -41,8 +44,11 @@ def dense_reference(w: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return np.sort(np.linalg.svd(a, compute_uv=False))[::-1]
 
 
+@pytest.mark.parametrize("compiled", [False, True])
 @pytest.mark.parametrize(("cout", "cin", "kh", "kw", "n", "m"), CASES)
-def test_fast_matches_dense_svd(cout, cin, kh, kw, n, m):
+def test_fast_matches_dense_svd(cout, cin, kh, kw, n, m, compiled, monkeypatch):
+    if compiled:  # small jobs take LAPACK (fast._small_job); here the kernels too
+        monkeypatch.setattr(fast, "SMALL_JOB_ENTRIES", 0)
     w = cb.pytorch_default(cout, cin, (kh, kw), seed=cout + 10 * cin + kh)
     ref = dense_reference(w, (n, m))
     got = cb.singular_values(w, (n, m), method="fast", threads=1)
@@ -342,3 +348,20 @@ def test_single_precision_estimate_halves_the_values_and_the_symbol():
     with pytest.raises(cb.BudgetError):
         cb.singular_values(w, 1024, method="fast", memory_budget=needed + 2**20)
     assert budget.feasibility(*args, memory_budget=needed + 2**20, precision="single") is None
+
+
+def test_a_small_job_loads_no_compiled_kernel():
+    """A fresh process's first small job at 16 channels runs on LAPACK, already loaded,
+    instead of paying numba's first-use cost; a larger one takes the kernels."""
+    code = (
+        "import convbench as cb; from convbench import fast\n"
+        "w = cb.pytorch_default(16, 16, 3, seed=0)\n"
+        "cb.singular_values(w, 64, method='fast', threads=1)\n"
+        "print(len(fast._gram_soa.signatures), len(fast._symbol_soa.signatures))\n"
+        "cb.singular_values(w, 160, method='fast', threads=1)\n"
+        "print(len(fast._gram_soa.signatures), len(fast._symbol_soa.signatures))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=120).stdout.split("\n")
+    assert out[0] == "0 0"
+    assert out[1] == "1 1"
