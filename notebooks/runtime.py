@@ -21,9 +21,13 @@
 # were taken on.
 #
 # Paths: **lfa** (the paper's local summation), **fft** (numpy), **fftw** (pyFFTW),
-# **explicit** (the unrolled matrix, dense SVD) and **fast** where the results have it.
-# Weights: PyTorch's default `Conv2d` initialisation, `cin = cout = channels`, 3x3
-# kernel; inputs are n x n.
+# **explicit** (the unrolled matrix, dense SVD) and **fast** where the results have it;
+# beside them the suite's peer **torch** (`torch.fft.fft2` of the padded kernel, then
+# `torch.linalg.svdvals`; `benchmarks/torch_peer.py`) and **torch-cuda** where a run
+# had a CUDA device. Weights: PyTorch's default `Conv2d` initialisation,
+# `cin = cout = channels`, 3x3 kernel; inputs are n x n. The wide cells of real
+# networks (128 to 512 channels at n = 7 to 28, the `*Wide` benchmarks) appear as more
+# channel counts wherever a run has them.
 
 # %% Setup
 import itertools
@@ -48,6 +52,11 @@ from convbench.results import load_asv, machine_summary
 
 use_style()
 table = load_asv()
+# the suite's peers, drawn beside the library's paths
+PATHS = (*PATHS, "torch", "torch-cuda")
+PATH_COLORS = {**PATH_COLORS, "torch": "#EE4C2C", "torch-cuda": "#8C2A17"}
+PATH_MARKERS = {**PATH_MARKERS, "torch": "X", "torch-cuda": "*"}
+PATH_LABELS = {**PATH_LABELS, "torch": "torch (peer)", "torch-cuda": "torch, CUDA (peer)"}
 
 # %% Which run: machine, commit, environment
 runs = machine_summary(table)
@@ -162,7 +171,8 @@ not_ok = run[(run["name"] == "time_singular_values") & (run["status"] != "ok")]
 # with the most paths and, among those, the most measured sizes.
 
 # %% Figure: transform vs SVD time per path
-svd_layout_of = {"lfa": "lfa", "fft": "fft-view", "fftw": "fft-view", "fast": "fast"}
+svd_layout_of = {"lfa": "lfa", "fft": "fft-view", "fftw": "fft-view", "fast": "fast",
+                 "torch": "torch"}
 steps = []
 for path in PATHS:
     if path == "explicit":
@@ -216,10 +226,10 @@ if not steps.empty:
 # and added here).
 
 # %% Figure: SVD time by layout
-# (the fast path's own step, layout "fast", is another computation: it is in the
-# transform-and-SVD figure above)
+# (the fast path's own step, layout "fast", and the torch peer's are other
+# computations: they are in the transform-and-SVD figure above)
 svd = cells("time_svd")
-svd = svd[svd["layout"] != "fast"] if not svd.empty else svd
+svd = svd[~svd["layout"].isin(["fast", "torch"])] if not svd.empty else svd
 copy = cells("time_copy")
 if svd.empty:
     missing("the layout benchmark")
@@ -292,7 +302,8 @@ if not e2e.empty:
 # %% [markdown]
 # ## The fast path against LFA and FFT
 #
-# `time(lfa) / time(fast)` and `time(fft) / time(fast)` from the same end-to-end cells
+# `time(lfa) / time(fast)`, `time(fft) / time(fast)` and, where the run has the peer,
+# `time(torch) / time(fast)` from the same end-to-end cells
 # (one thread, every side delivering the whole spectrum sorted descending). The fast
 # path's targets are 30x at c = 1, n = 4096; 4x at c = 4, n = 1024; 2.5x at c = 16, n = 256;
 # 2x at c = 64, n = 64 (`scripts/fast_targets.py` measures them interleaved).
@@ -304,7 +315,7 @@ else:
     wide = e2e.pivot_table(index=["channels", "n"], columns="path", values="value")
     fast_speed = pd.concat(
         [(wide[p] / wide["fast"]).rename("speedup").reset_index().assign(versus=p)
-         for p in ("lfa", "fft") if p in wide]
+         for p in ("lfa", "fft", "torch") if p in wide]
     ).dropna()
     display(fast_speed.pivot_table(index=["versus", "channels"], columns="n",
                                    values="speedup").round(1))
