@@ -32,7 +32,7 @@ help:
 	@echo "make preview        serve the site on http://127.0.0.1:PORT/ (default 8080)"
 	@echo "make figures        execute the notebooks, write notebooks/figures/"
 	@echo "make spectra        compute the stored spectra the boundary notebook reads (slow)"
-	@echo "make targets        the fast path's speed-ups and summarize memory (~10 min)"
+	@echo "make targets        the fast path's speed-ups, wide channels, summarize memory (~20 min)"
 	@echo "make claims         measure the paper's claims (< 1 h; CLAIMS_ARGS=--plan to see it)"
 
 # setuptools announces every editable install ("Editable installation. Please be careful
