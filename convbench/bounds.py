@@ -87,6 +87,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import scipy.linalg
 
 from .layer import Conv, Polyphase, _tuple, _weight
 from .symbols import symbol_points
@@ -197,6 +198,108 @@ def symbol_norms(poly: Polyphase, points: np.ndarray) -> np.ndarray:
         blocks = symbol_points(poly, points[s : s + chunk])  # (P, g, r, c)
         out[s : s + chunk] = np.linalg.svd(blocks, compute_uv=False)[..., 0].max(axis=1)
     return out
+
+
+def _compact(poly: Polyphase) -> Polyphase:
+    """The polyphase kernel without the rows and columns that are zero in every group and
+    tap (phases no tap reads): the blocks' nonzero singular values are unchanged."""
+    kernel = poly.kernel
+    taps_axes = tuple(range(3, kernel.ndim))
+    used_cols = np.any(kernel != 0, axis=(0, 1, *taps_axes))
+    used_rows = np.any(kernel != 0, axis=(0, 2, *taps_axes))
+    if used_cols.all() and used_rows.all():
+        return poly
+    if not used_cols.any():  # an all-zero weight: keep one zero column
+        used_cols[0] = used_rows[0] = True
+    kernel = kernel[:, used_rows][:, :, used_cols]
+    return Polyphase(np.ascontiguousarray(kernel), poly.origin, poly.grid, poly.transposed)
+
+
+class _GramNorms:
+    """``max_g ||B_g(t)||`` from the Gram polynomial ``B_g B_g^H = sum_delta C_delta
+    exp(i <t, delta>)`` (the smaller side), as certified intervals.
+
+    The coefficients ``C_delta = sum_b K_{b+delta} K_b^T`` are formed once; each point
+    then costs ``D`` additions of ``r x r`` matrices and the top eigenvalue of a
+    Hermitian ``r x r`` matrix (LAPACK's MRRR for one eigenvalue), instead of the SVD of
+    an ``r x c`` block: 3-10 times faster for wide strided blocks of 128-512 channels.
+    The eigenvalue is exact up to ``slack`` (absolute, on ``||B||^2``): the rounding of
+    the coefficients' sums (``gamma_n (sum_b ||K_b||_F)^2``, ``n = c * taps``), of the
+    ``D``-term sum with its phases, and LAPACK's backward error (``16 r u ||G||``).
+    """
+
+    def __init__(self, poly: Polyphase) -> None:
+        kernel = poly.kernel
+        if kernel.shape[1] > kernel.shape[2]:
+            kernel = kernel.swapaxes(1, 2)
+        g, r, c = kernel.shape[:3]
+        taps = kernel.shape[3:]
+        deltas, coeffs = [], []
+        for delta in itertools.product(*(range(-(k - 1), k) for k in taps)):
+            hi = tuple(slice(max(0, e), k + min(0, e)) for e, k in zip(delta, taps, strict=True))
+            lo = tuple(slice(max(0, -e), k - max(0, e)) for e, k in zip(delta, taps, strict=True))
+            a = np.moveaxis(kernel[(slice(None), slice(None), slice(None), *hi)], 1, -1)
+            b = np.moveaxis(kernel[(slice(None), slice(None), slice(None), *lo)], 1, -1)
+            a = a.reshape(g, -1, r)
+            b = b.reshape(g, -1, r)
+            deltas.append(delta)
+            coeffs.append(a.transpose(0, 2, 1) @ b)  # (g, r, r): sum_b K_{b+delta} K_b^T
+        self.deltas = np.array(deltas, dtype=np.float64)  # (D, d)
+        self.coeffs = np.stack(coeffs, axis=1)  # (g, D, r, r)
+        self.r = r
+        count = math.prod(taps)
+        n = c * count
+        tap_norms = np.sqrt(np.sum(kernel.reshape(g, r * c, count) ** 2, axis=1)).sum(axis=1)
+        total = float((tap_norms**2).max())
+        dterms = len(deltas) + 3
+        self._slack_sums = (n * _UNIT / (1 - n * _UNIT) + dterms * _UNIT / (1 - dterms * _UNIT))
+        self._slack_sums *= total
+        self._eigen = 16 * r * _UNIT
+        centre = deltas.index((0,) * len(taps))
+        self.floor = float(np.linalg.eigvalsh(self.coeffs[:, centre])[:, -1].max())
+
+    def relative_slack(self) -> float:
+        """An upper bound on the slack relative to ``M^2`` (``M^2 >= lambda_max(C_0)``,
+        the torus average of ``B B^H``)."""
+        if self.floor <= 0:
+            return math.inf
+        return self._slack_sums / self.floor + self._eigen
+
+    def __call__(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        g, r = self.coeffs.shape[0], self.r
+        lam = np.empty(points.shape[0])
+        chunk = max(1, _CHUNK_ENTRIES // (g * r * r))
+        flat = self.coeffs.reshape(g, len(self.deltas), r * r)
+        for s in range(0, points.shape[0], chunk):
+            phase = np.exp(1j * (points[s : s + chunk] @ self.deltas.T))  # (P, D)
+            grams = np.einsum("pd,gdk->pgk", phase, flat).reshape(-1, g, r, r)
+            for p, gram in enumerate(grams):
+                lam[s + p] = max(
+                    scipy.linalg.eigh(
+                        m, eigvals_only=True, subset_by_index=[r - 1, r - 1], driver="evr",
+                        check_finite=False, overwrite_a=True,
+                    )[0]
+                    for m in gram
+                )
+        slack = self._slack_sums + self._eigen * np.abs(lam)
+        return np.sqrt(np.maximum(lam - slack, 0.0)), np.sqrt(np.maximum(lam, 0.0) + slack)
+
+
+def _svd_norms(poly: Polyphase, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    values = symbol_norms(poly, points)  # LAPACK's rounding: ~1e-15, within _ROUNDING
+    return values, values * (1 + _ROUNDING)
+
+
+def _norms(poly: Polyphase, rtol: float):
+    """The evaluator of ``max_g ||B_g(t)||`` as intervals ``(lo, hi)``: the Gram route
+    for large blocks when its rounding slack is well below ``rtol``, else batched SVDs."""
+    r, c = poly.kernel.shape[1:3]
+    small, large = min(r, c), max(r, c)
+    if small >= 128 or (small >= 48 and large >= 2 * small):
+        gram = _GramNorms(poly)
+        if gram.relative_slack() <= rtol / 2:
+            return gram
+    return lambda points: _svd_norms(poly, points)
 
 
 def coefficient_bound(poly: Polyphase) -> float:
@@ -316,32 +419,41 @@ def spectral_norm_bound(
     for name, value in (("grid", grid), ("max_levels", max_levels)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
             raise ValueError(f"{name} must be a positive integer; got {value!r}")
-    poly = torus.polyphase()
+    poly = _compact(torus.polyphase())
     taps = poly.taps
     d = len(taps)
     tau = sum((k - 1) / 2 for k in taps)
     g = max(int(grid), 4 * sum(taps))  # q < 1/2 on the first level
+    g += g % 2  # even: the grid is symmetric under t -> -t
     half = math.pi / g
     # an axis with a one-tap kernel is one where ||B|| is constant: never split it
     split = [k > 1 for k in taps]
-    centres = [2 * math.pi * (np.arange(g if sp else 1) + 0.5) / g for sp in split]
+    # real weights: ||B(-t)|| = ||B(t)||, and the cell of centre -c is a cell of the grid,
+    # so the first split axis needs its first half only
+    mirror = split.index(True) if any(split) else -1
+    centres = [
+        2 * math.pi * (np.arange((g // 2 if i == mirror else g) if sp else 1) + 0.5) / g
+        for i, sp in enumerate(split)
+    ]
     points = np.stack([c.ravel() for c in np.meshgrid(*centres, indexing="ij")], axis=-1)
     flat = math.sqrt(coefficient_bound(poly)) if tau > 0 else math.inf
+    norms = _norms(poly, float(rtol))
     children = 2 ** sum(split)
-    # the live cells: centres, refinement levels (half-width half / 2**level), values
+    # the live cells: centres, refinement levels (half-width half / 2**level), and an
+    # interval [low, high] holding each centre's exact max_g ||B_g||
     level = np.zeros(points.shape[0], dtype=np.int64)
-    values = symbol_norms(poly, points)
-    evaluations = first = values.size
+    low, high = norms(points)
+    evaluations = first = low.size
     lower, theta = 0.0, (0.0,) * d
     while True:
-        best = int(np.argmax(values))
-        if values[best] > lower:
-            lower, theta = float(values[best]), tuple(float(t) for t in points[best])
+        best = int(np.argmax(low))
+        if low[best] > lower:
+            lower, theta = float(low[best]), tuple(float(t) for t in points[best])
         q = 0.5 * (tau * half / 2.0**level) ** 2
         # a cell can hold the maximiser only if its centre value is >= (1 - q) * M
-        keep = values >= (1 - q) * lower
-        points, level, values, q = points[keep], level[keep], values[keep], q[keep]
-        caps = values / (1 - q)  # each cell's bound on the norm inside it
+        keep = high >= (1 - q) * lower
+        points, level, low, high, q = points[keep], level[keep], low[keep], high[keep], q[keep]
+        caps = high / (1 - q)  # each cell's bound on the norm inside it
         upper = min(float(caps.max()), flat)
         if upper <= (1 + rtol) * lower:
             break
@@ -355,14 +467,15 @@ def spectral_norm_bound(
         signs = [np.array([-1.0, 1.0] if sp else [0.0]) for sp in split]
         offsets = np.stack([o.ravel() for o in np.meshgrid(*signs, indexing="ij")], axis=-1)
         new = (points[open_][:, None, :] + step[:, None, None] * offsets[None]).reshape(-1, d)
-        new_values = symbol_norms(poly, new)
-        evaluations += new_values.size
+        new_low, new_high = norms(new)
+        evaluations += new_low.size
         rest = np.ones(points.shape[0], dtype=bool)
         rest[open_] = False
         points = np.concatenate([points[rest], new])
         level = np.concatenate([level[rest], np.repeat(level[open_] + 1, children)])
-        values = np.concatenate([values[rest], new_values])
-    upper = max(upper, lower) * (1 + _ROUNDING)
+        low = np.concatenate([low[rest], new_low])
+        high = np.concatenate([high[rest], new_high])
+    upper = max(upper, lower)
     return NormBound(
         upper=float(upper),
         lower=float(lower),

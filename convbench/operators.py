@@ -316,7 +316,7 @@ def top_singular_values(
     return _svds_largest(op, k, tol=rtol, v0=v0)
 
 
-def _smooth_start(layer: Conv) -> np.ndarray:
+def _smooth_start(layer: Conv, theta: Any = None) -> np.ndarray:
     """A start vector close to the top right singular vector of the layer.
 
     The top singular vector of a large periodic layer is a plane wave at the maximiser
@@ -332,11 +332,14 @@ def _smooth_start(layer: Conv) -> np.ndarray:
     without a component in a group never sees it, so every group gets its own wave
     (its own block's vector at ``theta*``), with equal weight: at small sizes the top
     value may sit in another group than the symbol's maximum. ``theta*`` is the one
-    :func:`convbench.bounds.spectral_norm_bound` locates (a few thousand small SVDs);
-    the start vector only speeds Lanczos up, the result does not depend on it.
+    :func:`convbench.bounds.spectral_norm_bound` locates (a few thousand small SVDs), or
+    the one given (a caller that has computed the bound already); the start vector only
+    speeds Lanczos up, the result does not depend on it.
     """
     torus = torus_layer(layer)
-    theta = np.array(spectral_norm_bound(torus, rtol=1e-6).theta)
+    if theta is None:
+        theta = spectral_norm_bound(torus, rtol=1e-6).theta
+    theta = np.array(theta, dtype=np.float64)
     blocks = symbol_points(torus.polyphase(), theta[None])[0]  # (groups, rows, cols)
     u, _s, vh = np.linalg.svd(blocks)
     size = layer.shape
@@ -374,8 +377,21 @@ def golub_kahan_top(
 
     Only the two latest Lanczos vectors are kept (memory: four vectors). Loss of
     orthogonality creates spurious copies of converged values but not values above
-    the largest, so the top singular value of the bidiagonal matrix is a valid estimate;
-    in exact arithmetic it is a lower bound that increases with every step.
+    the largest, so the top singular value ``theta`` of the bidiagonal matrix is a valid
+    estimate; in exact arithmetic it is a lower bound that increases with every step.
+
+    **Stopping rule.** After ``k`` steps the Ritz triple ``(theta, U p, V q)`` of the
+    ``k x k`` bidiagonal ``B_k`` has ``A V q = theta U p`` exactly and
+    ``A^T U p - theta V q = beta_k p_k v_{k+1}``: the residual is
+    ``rho = beta_k |p_k|``, and some singular value lies within ``rho`` of ``theta``.
+    The top values of a large zero-padded layer are clustered (gaps ``O(1/n^2)``), so
+    ``rho`` falls slowly while ``theta`` converges quadratically in it: as a Ritz value
+    of ``A^T A`` with residual ``theta * rho``, ``theta^2`` is within
+    ``(theta rho)^2 / gap`` of an eigenvalue, ``gap = theta_1^2 - theta_2^2`` from the
+    two top Ritz values, so ``sigma - theta <= theta rho^2 / (2 gap)``. The iteration
+    stops when that estimate, or ``rho`` itself, is below ``rtol * theta / 4`` and
+    ``theta`` also changed by less than ``rtol`` (relative) over the last ``window``
+    steps.
 
     Parameters
     ----------
@@ -384,8 +400,7 @@ def golub_kahan_top(
     v0 : numpy.ndarray
         Start vector in the operator's domain.
     rtol : float
-        Stop when the estimate changed by less than ``rtol`` (relative) over the last
-        ``window`` steps.
+        Relative accuracy of the returned value.
     window : int
         Steps between convergence checks.
     maxiter : int
@@ -404,12 +419,21 @@ def golub_kahan_top(
     u /= alpha
     alphas, betas = [alpha], []
     previous = 0.0
-    estimate = alpha
     for step in range(1, maxiter + 1):
         r = op.rmatvec(u) - alpha * v
         beta = float(np.linalg.norm(r))
         if beta <= 1e-14 * alphas[0]:  # invariant subspace: the estimate is exact
             break
+        if step % window == 0:
+            bidiag = np.diag(alphas) + np.diag(betas, 1)
+            left, sv, _ = scipy.linalg.svd(bidiag)
+            estimate = float(sv[0])
+            rho = beta * abs(left[-1, 0])
+            gap = estimate**2 - (float(sv[1]) ** 2 if sv.size > 1 else 0.0)
+            error = min(rho, estimate * rho**2 / (2 * gap) if gap > 0 else math.inf)
+            if error <= rtol * estimate / 4 and abs(estimate - previous) <= rtol * estimate:
+                return estimate, step
+            previous = estimate
         v = r / beta
         s = op.matvec(v) - beta * u
         alpha = float(np.linalg.norm(s))
@@ -418,12 +442,6 @@ def golub_kahan_top(
         if alpha <= 1e-14 * alphas[0]:
             break
         u = s / alpha
-        if step % window == 0:
-            bidiag = np.diag(alphas) + np.diag(betas, 1)
-            estimate = float(scipy.linalg.svdvals(bidiag)[0])
-            if abs(estimate - previous) <= rtol * estimate:
-                return estimate, step
-            previous = estimate
     bidiag = np.diag(alphas) + np.diag(betas, 1)
     return float(scipy.linalg.svdvals(bidiag)[0]), len(betas)
 
@@ -722,12 +740,27 @@ def _fold(xp: np.ndarray, axis: int, before: int, n: int, periodic: bool) -> np.
 
 
 def layer_top_values(
-    layer: Conv, k: int = 1, *, rtol: float = 1e-9, maxiter: int = 500
+    layer: Conv,
+    k: int = 1,
+    *,
+    rtol: float = 1e-9,
+    maxiter: int = 500,
+    theta: tuple[float, ...] | None = None,
 ) -> np.ndarray:
     """The ``k`` largest singular values of a validated layer, matrix-free.
 
     :func:`top_singular_values` on the layer: the plain layer's im2col
     :class:`ConvOperator`, every other one :class:`LayerOperator`, both started from the
-    symbol's maximiser (:func:`_smooth_start`).
+    symbol's maximiser (:func:`_smooth_start`; ``theta``, the maximiser of a
+    :class:`convbench.NormBound` already computed, saves locating it again).
     """
-    return top_singular_values(layer, layer.shape, k, layer.boundary, rtol=rtol, maxiter=maxiter)
+    if theta is None:
+        return top_singular_values(
+            layer, layer.shape, k, layer.boundary, rtol=rtol, maxiter=maxiter
+        )
+    op = _operator(layer)
+    k = _check_k(k, op)
+    v0 = _smooth_start(layer, theta)
+    if k == 1:
+        return np.array([golub_kahan_top(op, v0, rtol=rtol, maxiter=maxiter)[0]])
+    return _svds_largest(op, k, tol=rtol, v0=v0)
