@@ -418,3 +418,30 @@ def test_onnx_opsets_and_initializers_listed_as_inputs(opset):
                                  ["N", 2, 6, 6], {"w": weight}), (1, 2, 6, 6)
     assert rec.sigma_max == pytest.approx(_top(_onnx_matrix(single, shape)), rel=RTOL)
     assert report.chain and report.lipschitz_bound == pytest.approx(rec.sigma_max)
+
+
+# ConvTranspose whose pads follow from output_shape or auto_pad (ONNX's rule):
+# input 4x5, stride 2, kernel 3: full output 9x11
+IMPLIED_CASES = {
+    "output_shape": ({"output_shape": [8, 9]}, ((1, 0), (1, 1))),
+    "same_upper": ({"auto_pad": "SAME_UPPER"}, ((0, 1), (0, 1))),
+    "same_lower": ({"auto_pad": "SAME_LOWER"}, ((1, 0), (1, 0))),
+}
+
+
+@pytest.mark.parametrize("case", sorted(IMPLIED_CASES))
+def test_onnx_conv_transpose_pads_implied_by_output_shape_or_auto_pad(case):
+    attrs, pads = IMPLIED_CASES[case]
+    model, shape = _single("ConvTranspose", (3, 2, 3, 3), 3, (4, 5), strides=[2, 2], **attrs)
+    (rec,) = cb.model_spectra(model, shape).layers
+    assert rec.reason == ""
+    # PyTorch's full transposed output (no padding), cropped (before, after) per dimension
+    weight = numpy_helper.to_array(model.graph.initializer[0]).copy()
+    size = math.prod(shape[1:])
+    eye = torch.eye(size, dtype=torch.float64).reshape(size, *shape[1:])
+    full = torch.nn.functional.conv_transpose2d(eye, torch.from_numpy(weight), stride=2)
+    (b0, a0), (b1, a1) = pads
+    out = full[:, :, b0 : full.shape[2] - a0, b1 : full.shape[3] - a1]
+    assert rec.output_size == tuple(out.shape[2:])
+    assert rec.sigma_max == pytest.approx(_top(out.reshape(size, -1).numpy()), rel=RTOL)
+    assert rec.bound >= rec.sigma_max * (1 - 1e-12)

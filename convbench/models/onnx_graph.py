@@ -143,6 +143,52 @@ def _decode(value: Any) -> Any:
     return value.decode() if isinstance(value, bytes) else value
 
 
+def _implied_transpose(
+    spec: LayerSpec,
+    attrs: dict[str, Any],
+    auto_pad: str,
+    size: tuple[int, ...],
+    extent: list[int],
+    out_pad: tuple[int, ...],
+) -> LayerSpec:
+    """A ConvTranspose whose pads follow from ``output_shape`` or ``auto_pad`` SAME_*.
+
+    As the ONNX operator defines them: ``total = stride*(in-1) + output_padding +
+    extent - out`` per dimension, with ``out`` the ``output_shape`` given, or
+    ``in * stride`` under SAME_UPPER/SAME_LOWER; SAME_UPPER puts ``total // 2`` before
+    and the rest after, SAME_LOWER and a plain ``output_shape`` the rest before. The
+    layer is the full transposed output cropped by these ``(before, after)`` pads, with
+    ``output_padding`` at the end, which :class:`convbench.Conv` takes as it is.
+    """
+    d = len(size)
+    target: list[int]
+    if "output_shape" in attrs:
+        given = [int(v) for v in attrs["output_shape"]]
+        if len(given) < d:
+            spec.reason = f"ConvTranspose output_shape {given} has fewer than {d} dimensions"
+            return spec
+        target = given[-d:]
+    else:
+        target = [n * s for n, s in zip(size, spec.stride, strict=True)]
+    pairs = []
+    for n, s, e, op, out in zip(size, spec.stride, extent, out_pad, target, strict=True):
+        total = s * (n - 1) + op + e - out
+        if total < 0:
+            spec.reason = (
+                f"ConvTranspose output_shape {target} exceeds the full output of input "
+                f"{list(size)} (negative padding)"
+            )
+            return spec
+        small = total // 2
+        pairs.append((small, total - small) if auto_pad == "SAME_UPPER" else (total - small, small))
+    spec.padding = tuple(pairs)
+    spec.output_padding = tuple(out_pad)
+    spec.output_size = tuple(target)
+    how = "output_shape" if "output_shape" in attrs else f"auto_pad {auto_pad}"
+    spec.notes.append(f"pads {list(pairs)} implied by {how}")
+    return spec
+
+
 def _conv_spec(
     node: Any, index: int, constants: dict[str, np.ndarray], shapes: dict[str, Any], note: str
 ) -> LayerSpec:
@@ -211,9 +257,8 @@ def _conv_spec(
             for n, (b, a), e, s in zip(size, spec.padding, extent, stride, strict=True)
         )
     else:
-        if "output_shape" in attrs or auto_pad not in ("NOTSET", "VALID"):
-            spec.reason = "ConvTranspose with output_shape or auto_pad SAME is not supported"
-            return spec
+        if "output_shape" in attrs or auto_pad in ("SAME_UPPER", "SAME_LOWER"):
+            return _implied_transpose(spec, attrs, auto_pad, size, extent, out_pad_onnx)
         if auto_pad == "VALID":
             pads = [0] * (2 * d)
         # ONNX: the full transposed output, cropped (b, a), then output_padding at the end;
