@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv test lint site-tools bench bench-quick bench-plan bench-machine compare continuous publish preview figures spectra targets claims clean
+.PHONY: help venv test lint site-tools bench bench-quick bench-plan bench-machine compare continuous publish preview figures spectra targets model-targets claims clean
 
 # asv: results go to results/<MACHINE>/. MACHINE names this machine; the default is its
 # host name, the name a plain `asv run` looks up. The description asv records with it
@@ -154,6 +154,12 @@ spectra: $(STAMP)
 targets: $(STAMP)
 	@mkdir -p measurements/targets
 	$(PY) scripts/fast_targets.py --repeats 7 --json measurements/targets/fast-$$(git rev-parse --short=8 HEAD).json
+
+# The whole-model targets on ResNet-50 at 224x224 (zero-padded sigma_max + bound under
+# 60 s, periodic spectra under 30 s), with an ARPACK-on-torch check of a few layers;
+# writes measurements/targets/models-<commit>.json (a new name if taken).
+model-targets: $(STAMP)
+	$(PY) scripts/model_targets.py
 
 # The paper's claims (scripts/claims.py), each in its own regime: interleaved repeats, one
 # BLAS/FFT thread, load averages per cell. Raw samples go to
