@@ -22,7 +22,7 @@ The public face re-exports focused modules:
 """
 
 from .boundary import approximate
-from .bounds import NormBound, spectral_norm_bound
+from .bounds import NormBound, SizeBound, size_bound, spectral_norm_bound
 from .budget import BudgetError, feasibility, memory_budget
 from .explicit import unrolled
 from .layer import Conv, as_layer
@@ -43,6 +43,7 @@ __all__ = [
     "LayerRecord",
     "ModelReport",
     "NormBound",
+    "SizeBound",
     "Summary",
     "SweepReport",
     "__version__",
@@ -54,6 +55,7 @@ __all__ = [
     "model_spectra",
     "pytorch_default",
     "singular_values",
+    "size_bound",
     "smallest_singular_values",
     "spectral_norm_bound",
     "summarize",

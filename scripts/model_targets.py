@@ -6,8 +6,9 @@
 
 ResNet-50 is built as a plain PyTorch module (``architectures.py``, torchvision's layers,
 PyTorch's default initialisation from seed 0). Each layer's parts are timed apart
-(:func:`convbench.spectral_norm_bound` at the records' tolerance, the zero-padded
-``sigma_max`` started at its maximiser, the ``fast`` periodic spectrum), then
+(the certified bound at the layer's input size, :func:`convbench.size_bound` at the
+records' tolerance, the zero-padded ``sigma_max`` started at its maximiser, the
+``fast`` periodic spectrum), then
 :func:`convbench.model_spectra` runs the whole model once, end to end. One BLAS thread
 (set before numpy loads), ``threads=2`` for the ``fast`` path. A few layers' exact
 ``sigma_max`` is checked against ARPACK (:func:`scipy.sparse.linalg.svds`) on a
@@ -128,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         opts = _options(spec)
         zero = convbench.as_layer(spec.weight, spec.input_size, boundary="zero", **opts)
         t0 = time.perf_counter()
-        bound = convbench.spectral_norm_bound(zero, rtol=BOUND_RTOL)
+        bound = convbench.size_bound(zero, rtol=BOUND_RTOL)
         t1 = time.perf_counter()
         sigma = zero_sigma_max(zero, bound.theta)
         t2 = time.perf_counter()
@@ -139,7 +140,8 @@ def main(argv: list[str] | None = None) -> int:
         row = {
             "index": i, "name": spec.name, "layer": zero.describe(),
             "bound": bound.upper, "bound_lower": bound.lower,
-            "bound_evaluations": bound.evaluations, "sigma_max": sigma,
+            "bound_torus": bound.torus, "bound_blocks": bound.evaluations,
+            "bound_refined": bound.refined, "sigma_max": sigma,
             "sigma_max_periodic": float(values[0]), "n_periodic_values": int(values.size),
             "seconds_bound": t1 - t0, "seconds_sigma_max": t2 - t1, "seconds_periodic": t3 - t2,
         }

@@ -2,8 +2,9 @@
 
 Every value goes through the library's own entry points on the validated layer
 (:func:`convbench.as_layer`): matrix-free Lanczos for the zero-padded ``sigma_max``
-(:func:`convbench.operators.layer_top_values`), :func:`convbench.spectral_norm_bound`,
-and the ``fast`` path for the periodic spectrum.
+(:func:`convbench.operators.layer_top_values`), the certified bound at the layer's input
+size (:func:`convbench.bounds.size_bound`), and the ``fast`` path for the periodic
+spectrum.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ..bounds import spectral_norm_bound
+from ..bounds import size_bound
 from ..layer import Conv, as_layer
 from ..operators import layer_top_values
 from ..spectrum import singular_values
@@ -26,11 +27,12 @@ from .spec import LayerSpec
 #: :func:`convbench.operators.golub_kahan_top`): ten times the 1e-9 the records promise.
 LANCZOS_RTOL = 1e-10
 
-#: The certified bound is within this of the symbol's torus maximum ``M`` (relative). It
-#: bounds the layer for every input size; the zero-padded ``sigma_max`` sits
-#: ``O(1/n^2)`` below ``M``, so a tighter ``M`` says little more, and on wide layers each
-#: factor four costs a level of thousands of symbol evaluations.
-BOUND_RTOL = 1e-4
+#: The certified bound is within about half this (relative) of the norm of the periodic
+#: layer on the smallest torus that embeds the zero-padded one
+#: (:func:`convbench.bounds.size_bound`). It bounds the layer at its input size; the
+#: zero-padded ``sigma_max`` sits ``O(1/n^2)`` below that norm, so a tighter shift says
+#: little more.
+BOUND_RTOL = 1e-6
 
 #: Operators with at most this many matrix entries take the dense SVD instead (exact,
 #: and Lanczos needs ``min(rows, cols) > 1``).
@@ -88,7 +90,7 @@ def zero_sigma_max(layer: Conv, theta: tuple[float, ...] | None = None) -> float
         if _tap_bound(weights[i]) <= best:
             break
         group = as_layer(weights[i], layer.shape, boundary="zero", **options)
-        if best > 0 and spectral_norm_bound(group).upper <= best:
+        if best > 0 and size_bound(group).upper <= best:
             continue
         best = max(best, _exact_top(group))
     return best
@@ -130,7 +132,7 @@ def layer_record(
     }
     zero = as_layer(spec.weight, spec.input_size, boundary="zero", **options)
     record.output_size = tuple(int(v) for v in zero.out_shape)
-    bound = spectral_norm_bound(zero, rtol=BOUND_RTOL)
+    bound = size_bound(zero, rtol=BOUND_RTOL)  # at this input size
     record.bound = float(bound.upper)
     torus = _periodic_layer(spec, options)
     if isinstance(torus, str):
