@@ -118,6 +118,8 @@ _CHUNK_ENTRIES = 1 << 22
 _ROUNDING = 1e-12
 # multiply-adds above which the coefficient bound is skipped (a few seconds)
 _COEFFICIENT_WORK = 2e9
+# Gram matrices the size bound keeps between its passes (complex128: 256 MiB)
+_STORED_ENTRIES = 1 << 24
 _UNIT = 2.0**-53
 
 
@@ -616,9 +618,12 @@ def cholesky_certifies(gram: np.ndarray, shift: float) -> tuple[bool, float]:
 def _cholesky_margin(r: int, shift: float, diag: np.ndarray) -> float:
     """The rounding margin of :func:`cholesky_certifies` (absolute, on the eigenvalue)."""
     gamma = 4 * (r + 1) * _UNIT / (1 - 4 * (r + 1) * _UNIT)
-    top = float(np.max(np.abs(diag))) if diag.size else 0.0
-    trace = float(np.sum(np.abs(shift - diag))) * (1 + r * _UNIT) + r * _UNIT * shift
-    return gamma / (1 - gamma) * trace + 2 * _UNIT * (abs(shift) + top)
+    diag = np.atleast_2d(diag)  # one row per matrix: the largest margin of them
+    if diag.size == 0:
+        return 0.0
+    top = np.max(np.abs(diag), axis=1)
+    trace = np.sum(np.abs(shift - diag), axis=1) * (1 + r * _UNIT) + r * _UNIT * shift
+    return float(np.max(gamma / (1 - gamma) * trace + 2 * _UNIT * (abs(shift) + top)))
 
 
 def size_bound(
@@ -722,14 +727,34 @@ def size_bound(
 
 
 def _gram_chunks(gram: _GramNorms, points: np.ndarray):
-    """``(start, G)`` with ``G`` the ``(P, groups, r, r)`` Gram matrices of a chunk."""
+    """``(start, G)`` with ``G`` the ``(P, groups, r, r)`` Gram matrices of a chunk
+    (the stored ones when :meth:`_GramNorms.store` kept them: ``points`` are then
+    indices into the stored points)."""
     g, r = gram.coeffs.shape[0], gram.r
-    flat = gram.coeffs.reshape(g, len(gram.deltas), r * r)
     chunk = max(1, _CHUNK_ENTRIES // (g * r * r))
+    stored = getattr(gram, "stored", None)
+    flat = gram.coeffs.reshape(g, len(gram.deltas), r * r)
     for s in range(0, points.shape[0], chunk):
+        if stored is not None:
+            yield s, stored[points[s : s + chunk]]
+            continue
         phase = np.exp(1j * (points[s : s + chunk] @ gram.deltas.T))  # (P, D)
         grams = np.stack([phase @ flat[k] for k in range(g)], axis=1)
         yield s, grams.reshape(-1, g, r, r)
+
+
+def _keep_grams(gram: _GramNorms, points: np.ndarray) -> np.ndarray:
+    """Form every point's Gram matrices once and keep them on ``gram`` when they fit in
+    :data:`_STORED_ENTRIES` (the certificate reads them up to three times); returns what
+    later passes index with: the indices of the points, or the points themselves."""
+    g, r = gram.coeffs.shape[0], gram.r
+    if points.shape[0] * g * r * r > _STORED_ENTRIES:
+        return points
+    stored = np.empty((points.shape[0], g, r, r), dtype=np.complex128)
+    for s, grams in _gram_chunks(gram, points):
+        stored[s : s + grams.shape[0]] = grams
+    gram.stored = stored
+    return np.arange(points.shape[0])
 
 
 def _rayleigh_quotients(gram: _GramNorms, points: np.ndarray) -> np.ndarray:
@@ -753,28 +778,28 @@ def _certify(
     """:func:`size_bound` through the Gram matrices and Cholesky certificates."""
     g, r = gram.coeffs.shape[0], gram.r
     count = points.shape[0]
-    quotients = _rayleigh_quotients(gram, points)
+    where = _keep_grams(gram, points)
+    quotients = _rayleigh_quotients(gram, where)
     candidates = np.argsort(-quotients, kind="stable")[: min(4, count)]
     lam, best = -math.inf, int(candidates[0])
-    for s, grams in _gram_chunks(gram, points[candidates]):
+    for s, grams in _gram_chunks(gram, where[candidates]):
         top = _top_eigenvalues(grams.reshape(-1, r, r)).reshape(-1, g).max(axis=1)
         for j, value in enumerate(top):
             if value > lam:
                 lam, best = float(value), int(candidates[s + j])
     lam = max(lam, 0.0)
-    floor = max(lam, gram.floor, 1e-300)
-    shift = floor * (1 + rtol)
+    shift = max(lam, 1e-300) * (1 + rtol)
     pending = np.arange(count)
     refined = 0
     margin = 0.0
     for _round in range(60):
         failed = []
-        for s, grams in _gram_chunks(gram, points[pending]):
+        for s, grams in _gram_chunks(gram, where[pending]):
             h = -grams.reshape(-1, r, r)
             diag = np.real(np.diagonal(grams.reshape(-1, r, r), axis1=1, axis2=2))
             h[:, np.arange(r), np.arange(r)] += shift
             ok = _cholesky_ok(h).reshape(-1, g).all(axis=1)
-            margin = max(margin, max(_cholesky_margin(r, shift, dg) for dg in diag))
+            margin = max(margin, _cholesky_margin(r, shift, diag))
             if not ok.all():
                 bad = np.flatnonzero(~ok)
                 top = _top_eigenvalues(grams[bad].reshape(-1, r, r)).reshape(-1, g).max(axis=1)

@@ -185,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"zero (sigma_max + bound): {zero_total:.1f} s (target {TARGET_ZERO_S:.0f} s); "
           f"periodic spectra: {periodic_total:.1f} s (target {TARGET_PERIODIC_S:.0f} s); "
           f"model_spectra end to end {end_to_end:.1f} s; load {load_before} -> {load_after}")
-    print(f"wrote {out.relative_to(ROOT)}")
+    print(f"wrote {out}")
     return 0
 
 
