@@ -8,9 +8,11 @@ ResNet-50 is built as a plain PyTorch module (``architectures.py``, torchvision'
 PyTorch's default initialisation from seed 0). Each layer's parts are timed apart
 (the certified bound at the layer's input size, :func:`convbench.size_bound` at the
 records' tolerance, the zero-padded ``sigma_max`` started at its maximiser, the
-``fast`` periodic spectrum), then
-:func:`convbench.model_spectra` runs the whole model once, end to end. One BLAS thread
-(set before numpy loads), ``threads=2`` for the ``fast`` path. A few layers' exact
+``fast`` periodic spectrum) on one thread; then every layer's bound and ``sigma_max``
+again with two layers at once (one BLAS thread each), and
+:func:`convbench.model_spectra` runs the whole model once, end to end, with
+``threads=2`` (two layers at once). One BLAS thread (set before numpy loads),
+``threads=2`` for the one-thread pass's ``fast`` path. A few layers' exact
 ``sigma_max`` is checked against ARPACK (:func:`scipy.sparse.linalg.svds`) on a
 ``LinearOperator`` built from ``torch.nn.functional.conv2d`` and its autograd adjoint,
 which shares no code with the library.
@@ -32,6 +34,7 @@ import platform  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
+from concurrent.futures import ThreadPoolExecutor  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -39,6 +42,7 @@ import scipy.sparse.linalg  # noqa: E402
 import torch  # noqa: E402
 
 import convbench  # noqa: E402
+from convbench.blas import single_blas_thread  # noqa: E402
 from convbench.models.compute import BOUND_RTOL, zero_sigma_max  # noqa: E402
 from convbench.models.torch_module import torch_layers  # noqa: E402
 
@@ -107,6 +111,32 @@ def torch_sigma_max(spec) -> float:
     return float(values[0])
 
 
+def zero_on_threads(specs, layers) -> tuple[float, bool]:
+    """Wall time of every layer's bound and exact ``sigma_max`` with ``THREADS`` layers
+    at once (one BLAS thread each, as ``model_spectra(threads=THREADS)`` runs them),
+    costliest first, and whether the values equal the one-thread ones."""
+
+    def one(i: int) -> tuple[int, float, float]:
+        spec = specs[i]
+        zero = convbench.as_layer(spec.weight, spec.input_size, boundary="zero",
+                                  **_options(spec))
+        bound = convbench.size_bound(zero, rtol=BOUND_RTOL)
+        return i, bound.upper, zero_sigma_max(zero, bound.theta)
+
+    order = sorted(range(len(specs)), key=lambda i: -specs[i].weight.size
+                   * int(np.prod(specs[i].input_size)))
+    t0 = time.perf_counter()
+    with single_blas_thread(), ThreadPoolExecutor(max_workers=THREADS) as pool:
+        found = list(pool.map(one, order))
+    wall = time.perf_counter() - t0
+    same = all(
+        abs(b - layers[i]["bound"]) <= 1e-12 * b
+        and abs(v - layers[i]["sigma_max"]) <= 1e-12 * v
+        for i, b, v in found
+    )
+    return wall, same
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, default=None, help="JSON path (default: "
@@ -150,6 +180,9 @@ def main(argv: list[str] | None = None) -> int:
               f"sigma {row['seconds_sigma_max']:6.2f}s periodic {row['seconds_periodic']:6.2f}s",
               flush=True)
     zero_total = sum(r["seconds_bound"] + r["seconds_sigma_max"] for r in layers)
+    zero_threads, same_threads = zero_on_threads(specs, layers)
+    print(f"zero (sigma_max + bound) on {THREADS} threads, layers in parallel: "
+          f"{zero_threads:.1f} s; same values: {same_threads}", flush=True)
     periodic_total = sum(r["seconds_periodic"] for r in layers)
     t0 = time.perf_counter()
     report = convbench.model_spectra(model, INPUT, boundary="zero", threads=THREADS)
@@ -176,13 +209,15 @@ def main(argv: list[str] | None = None) -> int:
         "model": "ResNet-50, torchvision layers, PyTorch default init (seed 0)",
         "input": INPUT, "bound_rtol": BOUND_RTOL,
         "zero_seconds": zero_total, "zero_target_seconds": TARGET_ZERO_S,
+        "zero_seconds_threads": zero_threads, "zero_threads_match": same_threads,
         "periodic_seconds": periodic_total, "periodic_target_seconds": TARGET_PERIODIC_S,
         "model_spectra_seconds": end_to_end, "model_spectra_matches": same,
         "checks": checks, "layers": layers,
     }
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1) + "\n")
-    print(f"zero (sigma_max + bound): {zero_total:.1f} s (target {TARGET_ZERO_S:.0f} s); "
+    print(f"zero (sigma_max + bound): {zero_total:.1f} s one thread, {zero_threads:.1f} s on "
+          f"{THREADS} (target {TARGET_ZERO_S:.0f} s); "
           f"periodic spectra: {periodic_total:.1f} s (target {TARGET_PERIODIC_S:.0f} s); "
           f"model_spectra end to end {end_to_end:.1f} s; load {load_before} -> {load_after}")
     print(f"wrote {out}")

@@ -121,3 +121,27 @@ def test_one_tap_start_vector_is_the_top_singular_pair():
     assert np.all(right[0, 260:] == 0)
     exact = np.linalg.svd(w[:, :, 0, 0], compute_uv=False)[0]
     assert zero_sigma_max(layer, cb.size_bound(layer).theta) == pytest.approx(exact, rel=1e-9)
+
+
+def test_layers_on_two_threads_match_one_thread():
+    """model_spectra with threads=2 runs two layers at once: the same records, in order."""
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(3)
+    net = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 16, 3, stride=2, padding=1),
+        torch.nn.ReLU(),
+        torch.nn.Conv2d(16, 16, 3, padding=1),
+        torch.nn.Conv2d(16, 16, 3, padding=1, groups=4),
+        torch.nn.Conv2d(16, 8, 1),
+        torch.nn.ConvTranspose2d(8, 4, 4, stride=2, padding=1),
+    ).double()
+    one = cb.model_spectra(net, (1, 3, 32, 32), threads=1)
+    seen = []
+    two = cb.model_spectra(net, (1, 3, 32, 32), threads=2,
+                           progress=lambda done, total, name: seen.append(done))
+    assert seen == list(range(1, 6))
+    for a, b in zip(one.layers, two.layers, strict=True):
+        assert a.name == b.name
+        assert b.sigma_max == pytest.approx(a.sigma_max, rel=1e-11)
+        assert b.bound == pytest.approx(a.bound, rel=1e-11)
+        assert a.sigma_max <= a.bound

@@ -166,8 +166,13 @@ def layer_records(
     """:func:`layer_record` of every spec, in order: here, or as tasks on ``client``'s
     cluster (each spec sent once, with its task; ``threads`` per task, default 1).
 
+    Here, ``threads`` of 2 or more run that many layers at once, each on one thread
+    (its ``fast`` path and BLAS alike; the bound's Cholesky factorisations and Lanczos'
+    GEMMs release the GIL), the costliest layers first; the records come back in order.
     ``progress(done, total, name)`` is called as each layer finishes.
     """
+    if client is None and threads is not None and threads > 1 and len(specs) > 1:
+        return _threaded_records(specs, boundary, spectra, int(threads), progress)
     if client is None:
         records = []
         for i, spec in enumerate(specs):
@@ -193,3 +198,38 @@ def layer_records(
 def _record_task(options: dict[str, Any], spec: LayerSpec) -> LayerRecord:
     """One layer's record on a worker (a task of :func:`layer_records`)."""
     return layer_record(spec, **options)
+
+
+def _cost(spec: LayerSpec) -> float:
+    """A rough cost of a layer's record, to start the costliest first."""
+    if spec.weight is None or spec.input_size is None:
+        return 0.0
+    return float(spec.weight.size) * math.prod(spec.input_size)
+
+
+def _threaded_records(
+    specs: Sequence[LayerSpec],
+    boundary: str,
+    spectra: bool,
+    threads: int,
+    progress: Callable[[int, int, str], None] | None,
+) -> list[LayerRecord]:
+    """:func:`layer_record` of every spec on ``threads`` threads, one BLAS thread each."""
+    from concurrent.futures import ThreadPoolExecutor, as_completed
+
+    from ..blas import single_blas_thread
+
+    order = sorted(range(len(specs)), key=lambda i: -_cost(specs[i]))
+    found: list[LayerRecord | None] = [None] * len(specs)
+    with single_blas_thread(), ThreadPoolExecutor(max_workers=threads) as pool:
+        futures = {
+            pool.submit(layer_record, specs[i], boundary=boundary, spectra=spectra,
+                        threads=1): i
+            for i in order
+        }
+        for count, future in enumerate(as_completed(futures), 1):
+            i = futures[future]
+            found[i] = future.result()
+            if progress is not None:
+                progress(count, len(specs), specs[i].name)
+    return [r for r in found if r is not None]

@@ -27,7 +27,8 @@ class LayerRecord:
 
     ``sigma_max`` is the largest singular value of the operator under the report's
     boundary (``"zero"``: exactly as the layer computes, its own zero padding);
-    ``bound`` a certified upper bound on it (every input size, either boundary). The
+    ``bound`` a certified upper bound on it at the layer's input size, either boundary
+    (:func:`convbench.size_bound`; ``spectral_norm_bound`` holds for every size). The
     periodic numbers come from the exact periodic spectrum and are NaN where the stride
     does not divide the input size. ``reason`` says why a layer has no numbers.
     """
