@@ -241,7 +241,15 @@ class _GramNorms:
         g, r, c = kernel.shape[:3]
         taps = kernel.shape[3:]
         deltas, coeffs = [], []
+        index: dict[tuple[int, ...], int] = {}
         for delta in itertools.product(*(range(-(k - 1), k) for k in taps)):
+            mirror = tuple(-e for e in delta)
+            if mirror in index:  # C_{-delta} = C_delta^T (real weights): half the GEMMs
+                index[delta] = len(deltas)
+                deltas.append(delta)
+                coeffs.append(coeffs[index[mirror]].transpose(0, 2, 1))
+                continue
+            index[delta] = len(deltas)
             hi = tuple(slice(max(0, e), k + min(0, e)) for e, k in zip(delta, taps, strict=True))
             lo = tuple(slice(max(0, -e), k - max(0, e)) for e, k in zip(delta, taps, strict=True))
             a = np.moveaxis(kernel[(slice(None), slice(None), slice(None), *hi)], 1, -1)
