@@ -744,10 +744,18 @@ def _gram_chunks(gram: _GramNorms, points: np.ndarray):
     flat = gram.coeffs.reshape(g, len(gram.deltas), r * r)
     for s in range(0, points.shape[0], chunk):
         if stored is not None:
-            yield s, stored[points[s : s + chunk]]
+            idx = points[s : s + chunk]
+            if np.all(np.diff(idx) == 1):  # consecutive: a view
+                yield s, stored[idx[0] : idx[-1] + 1]
+            else:
+                yield s, stored[idx]
             continue
-        phase = np.exp(1j * (points[s : s + chunk] @ gram.deltas.T))  # (P, D)
-        grams = np.stack([phase @ flat[k] for k in range(g)], axis=1)
+        angles = points[s : s + chunk] @ gram.deltas.T  # (P, D)
+        cos, sin = np.cos(angles), np.sin(angles)
+        grams = np.empty((angles.shape[0], g, r * r), dtype=np.complex128)
+        for k in range(g):  # real GEMMs on the real coefficients, no complex copy
+            grams[:, k].real = cos @ flat[k]
+            grams[:, k].imag = sin @ flat[k]
         yield s, grams.reshape(-1, g, r, r)
 
 
