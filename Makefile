@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv test lint site-tools bench bench-quick bench-plan bench-machine compare continuous publish preview figures spectra targets model-targets claims clean
+.PHONY: help venv test lint site-tools bench bench-quick bench-plan bench-machine compare continuous publish preview figures spectra targets model-targets model-results claims clean
 
 # asv: results go to results/<MACHINE>/. MACHINE names this machine; the default is its
 # host name, the name a plain `asv run` looks up. The description asv records with it
@@ -34,6 +34,7 @@ help:
 	@echo "make spectra        compute the stored spectra the boundary notebook reads (slow)"
 	@echo "make targets        the fast path's speed-ups, wide channels, summarize memory (~20 min)"
 	@echo "make claims         measure the paper's claims (< 1 h; CLAIMS_ARGS=--plan to see it)"
+	@echo "make model-results  per-layer sigma_max of ResNet-18 and MobileNetV2 (MODEL_SIZE=224)"
 
 # setuptools announces every editable install ("Editable installation. Please be careful
 # with folders ..."); that notice is filtered, every other warning of the install shows.
@@ -160,6 +161,14 @@ targets: $(STAMP)
 # writes measurements/targets/models-<commit>.json (a new name if taken).
 model-targets: $(STAMP)
 	$(PY) scripts/model_targets.py
+
+# The per-layer tables the models notebook draws (scripts/model_results.py): ResNet-18 and
+# MobileNetV2 with PyTorch's default initialisation (seed 0), model_spectra with the zero
+# boundary at MODEL_SIZE x MODEL_SIZE, to results/models/<arch>-<size>.csv and .json.
+# Existing files are refused; FORCE=1 replaces them.
+MODEL_SIZE ?= 224
+model-results: $(STAMP)
+	$(PY) scripts/model_results.py --size $(MODEL_SIZE) $(if $(FORCE),--force)
 
 # The paper's claims (scripts/claims.py), each in its own regime: interleaved repeats, one
 # BLAS/FFT thread, load averages per cell. Raw samples go to
