@@ -30,6 +30,7 @@ FIGURES = {
         "boundary_models_vs_n",
         "boundary_sigma_max_bound",
     ],
+    "models": ["models_sigma_max"],
     "runtime": [
         "runtime_vs_n",
         "runtime_transform_vs_svd",
