@@ -164,7 +164,8 @@ model-targets: $(STAMP)
 
 # The per-layer tables the models notebook draws (scripts/model_results.py): ResNet-18 and
 # MobileNetV2 with PyTorch's default initialisation (seed 0), model_spectra with the zero
-# boundary at MODEL_SIZE x MODEL_SIZE, to results/models/<arch>-<size>.csv and .json.
+# boundary at MODEL_SIZE x MODEL_SIZE, to results/models/<arch>-<size>.csv and
+# results/models/provenance/<arch>-<size>.json.
 # Existing files are refused; FORCE=1 replaces them.
 MODEL_SIZE ?= 224
 model-results: $(STAMP)

@@ -53,7 +53,7 @@ def latest(arch: str) -> tuple[pd.DataFrame, dict]:
     if not found:
         raise FileNotFoundError(f"no {arch}-*.csv in {RESULTS}: run `make model-results`")
     table = pd.read_csv(found[-1], keep_default_na=True)
-    meta = json.loads(found[-1].with_suffix(".json").read_text())
+    meta = json.loads((RESULTS / "provenance" / f"{found[-1].stem}.json").read_text())
     return table, meta
 
 

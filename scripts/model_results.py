@@ -7,7 +7,8 @@ convolution, the exact zero-padded ``sigma_max``, the certified bound and the pe
 ``sigma_max`` where the stride divides the input size. The table goes to
 ``results/models/<arch>-<input>.csv`` and its provenance (commit, versions, seed, input
 shape, threads, date, load average, seconds, and the network view: whether the model is a
-chain and why not) to ``<arch>-<input>.json`` beside it. Existing files are never
+chain and why not) to ``results/models/provenance/<arch>-<input>.json`` (one level down:
+the suite's tools read ``results/<dir>/*.json`` as asv runs). Existing files are never
 overwritten without ``--force``. ``notebooks/models.py`` draws the figure from them.
 
 Usage::
@@ -53,9 +54,10 @@ STORED = (
 
 
 def paths(arch: str, size: int, out: Path = OUT) -> tuple[Path, Path]:
-    """The CSV and JSON of one architecture at one input size."""
+    """The CSV and the provenance JSON of one architecture at one input size."""
     stem = f"{arch}-{size}"
-    return out / f"{stem}.csv", out / f"{stem}.json"
+    # the JSON one level down: results/<dir>/*.json are asv runs to the suite's tools
+    return out / f"{stem}.csv", out / "provenance" / f"{stem}.json"
 
 
 def _git(*args: str) -> str:
@@ -143,7 +145,7 @@ def run(arch: str, size: int, seed: int, out: Path, force: bool,
     for path in (csv_path, json_path):
         if path.exists() and not force:
             raise FileExistsError(f"{path} exists; pass --force to overwrite it")
-    out.mkdir(parents=True, exist_ok=True)
+    json_path.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(csv_path, index=False, float_format="%.17g")
     json_path.write_text(json.dumps(provenance, indent=1) + "\n")
     print(f"{arch} at {size}x{size}: {len(table)} layers in {seconds:.1f} s "
