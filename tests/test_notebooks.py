@@ -31,6 +31,14 @@ FIGURES = {
         "boundary_sigma_max_bound",
     ],
     "models": ["models_sigma_max"],
+    "claims": [
+        "claims_c1_speedup",
+        "claims_c2_scaling",
+        "claims_c3_svd_layout",
+        "claims_c4_memory",
+        "claims_c5_kernel",
+        "claims_c6_boundary",
+    ],
     "runtime": [
         "runtime_vs_n",
         "runtime_transform_vs_svd",
