@@ -63,7 +63,9 @@ def model_spectra(
     spectra : bool
         Keep each layer's full periodic spectrum in ``record.spectrum``.
     threads : int, optional
-        Threads of the periodic (``fast``) path; default all cores.
+        Threads to use; default all cores. With two or more (and no ``client``) the
+        layers run that many at once, costliest first, one BLAS thread each; the
+        records and their numbers do not depend on it.
     fold_batchnorm : bool
         PyTorch only: fold each eval-mode BatchNorm that directly follows a convolution
         into its weight (``w * gamma / sqrt(var + eps)`` per output channel), so the
