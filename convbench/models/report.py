@@ -97,8 +97,45 @@ def _write_check(path: Any, force: bool) -> Path:
     return path
 
 
+class TableWriter:
+    """``to_pandas``, ``to_csv`` and ``to_json`` for a report that has ``rows()`` over
+    its ``table_columns`` and a JSON-ready ``to_dict()``."""
+
+    table_columns: tuple[str, ...] = ()
+
+    def rows(self) -> list[dict[str, Any]]:  # pragma: no cover - every report has its own
+        raise NotImplementedError
+
+    def to_dict(self) -> dict[str, Any]:  # pragma: no cover - every report has its own
+        raise NotImplementedError
+
+    def to_pandas(self) -> Any:
+        """The table as a :class:`pandas.DataFrame` (pandas is an optional extra)."""
+        try:
+            import pandas as pd
+        except ImportError as exc:  # pragma: no cover - depends on the environment
+            raise ImportError("to_pandas needs pandas: pip install pandas") from exc
+        return pd.DataFrame(self.rows(), columns=list(self.table_columns))
+
+    def to_csv(self, path: Any, *, force: bool = False) -> Path:
+        """Write the table as CSV (sizes as ``56x56``, pads as ``1:1,1:1``)."""
+        path = _write_check(path, force)
+        with path.open("w", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(self.table_columns)
+            for row in self.rows():
+                writer.writerow([_cell(row[c]) for c in self.table_columns])
+        return path
+
+    def to_json(self, path: Any, *, force: bool = False) -> Path:
+        """Write :meth:`to_dict` as JSON (NaN as ``null``)."""
+        path = _write_check(path, force)
+        path.write_text(json.dumps(self.to_dict(), indent=1) + "\n")
+        return path
+
+
 @dataclass
-class ModelReport:
+class ModelReport(TableWriter):
     """Per-layer spectra of a model, in graph order.
 
     Attributes
@@ -123,6 +160,7 @@ class ModelReport:
     chain: bool
     chain_reason: str
     source: str
+    table_columns = COLUMNS
 
     @property
     def lipschitz_bound(self) -> float | None:
@@ -150,24 +188,6 @@ class ModelReport:
         """Every record as a dict over :data:`COLUMNS`."""
         return [r.row() for r in self.layers]
 
-    def to_pandas(self) -> Any:
-        """The table as a :class:`pandas.DataFrame` (pandas is an optional extra)."""
-        try:
-            import pandas as pd
-        except ImportError as exc:  # pragma: no cover - depends on the environment
-            raise ImportError("to_pandas needs pandas: pip install pandas") from exc
-        return pd.DataFrame(self.rows(), columns=list(COLUMNS))
-
-    def to_csv(self, path: Any, *, force: bool = False) -> Path:
-        """Write the table as CSV (sizes as ``56x56``, pads as ``1:1,1:1``)."""
-        path = _write_check(path, force)
-        with path.open("w", newline="") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(COLUMNS)
-            for row in self.rows():
-                writer.writerow([_cell(row[c]) for c in COLUMNS])
-        return path
-
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: the layers, the boundary, the input shape and the network view."""
         return {
@@ -181,8 +201,3 @@ class ModelReport:
             "layers": [{c: _plain(v) for c, v in row.items()} for row in self.rows()],
         }
 
-    def to_json(self, path: Any, *, force: bool = False) -> Path:
-        """Write :meth:`to_dict` as JSON (NaN as ``null``)."""
-        path = _write_check(path, force)
-        path.write_text(json.dumps(self.to_dict(), indent=1) + "\n")
-        return path

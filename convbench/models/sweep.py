@@ -9,16 +9,13 @@ of their graphs.
 
 from __future__ import annotations
 
-import csv
-import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from .compute import layer_records
-from .report import COLUMNS, ModelReport, _cell, _plain, _write_check
+from .report import COLUMNS, ModelReport, TableWriter, _plain
 
 __all__ = ["SWEEP_COLUMNS", "SweepReport", "sweep"]
 
@@ -30,7 +27,7 @@ OPTIONS = ("boundary", "spectra", "threads", "fold_batchnorm")
 
 
 @dataclass
-class SweepReport:
+class SweepReport(TableWriter):
     """Per-layer spectra of several models.
 
     Attributes
@@ -43,30 +40,13 @@ class SweepReport:
 
     names: list[str]
     reports: list[ModelReport]
+    table_columns = SWEEP_COLUMNS
 
     def rows(self) -> list[dict[str, Any]]:
         """Every layer of every model as a dict over :data:`SWEEP_COLUMNS`."""
         return [{"model": name, **row} for name, report in zip(self.names, self.reports,
                                                                  strict=True)
                 for row in report.rows()]
-
-    def to_pandas(self) -> Any:
-        """The table as a :class:`pandas.DataFrame` (pandas is an optional extra)."""
-        try:
-            import pandas as pd
-        except ImportError as exc:  # pragma: no cover - depends on the environment
-            raise ImportError("to_pandas needs pandas: pip install pandas") from exc
-        return pd.DataFrame(self.rows(), columns=list(SWEEP_COLUMNS))
-
-    def to_csv(self, path: Any, *, force: bool = False) -> Path:
-        """Write the table as CSV (sizes as ``56x56``, pads as ``1:1,1:1``)."""
-        path = _write_check(path, force)
-        with path.open("w", newline="") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(SWEEP_COLUMNS)
-            for row in self.rows():
-                writer.writerow([_cell(row[c]) for c in SWEEP_COLUMNS])
-        return path
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: each model's :meth:`ModelReport.to_dict` under its name, and the
@@ -76,12 +56,6 @@ class SweepReport:
                        for name, report in zip(self.names, self.reports, strict=True)],
             "rows": [{c: _plain(v) for c, v in row.items()} for row in self.rows()],
         }
-
-    def to_json(self, path: Any, *, force: bool = False) -> Path:
-        """Write :meth:`to_dict` as JSON (NaN as ``null``)."""
-        path = _write_check(path, force)
-        path.write_text(json.dumps(self.to_dict(), indent=1) + "\n")
-        return path
 
 
 def _default_names(models: Sequence[Any]) -> list[str]:
