@@ -39,6 +39,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
+from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
 
 from convbench.errors import spectrum_errors
 from convbench.plotting import PATH_COLORS, PATH_MARKERS, format_bytes_axis, save_figure, use_style
@@ -128,6 +129,15 @@ def fmt(row) -> str:
     return f"{row['ratio']:.2f}x [{row['low']:.2f}, {row['high']:.2f}]"
 
 
+# %% Helpers: a log axis of ratios, and the ratio panels
+def ratio_axis(ax):
+    """A log axis of ratios with plain labels (0.5x, 1x, 2x) instead of powers of ten."""
+    ax.set_yscale("log")
+    ax.yaxis.set_major_locator(FixedLocator([0.25, 0.5, 0.75, 1, 1.5, 2, 3, 4, 6]))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}x"))
+    ax.yaxis.set_minor_formatter(NullFormatter())
+
+
 def ratio_panels(table: pd.DataFrame, ax, label: str, color: str, marker: str) -> None:
     t = table.sort_values("n")
     err = np.vstack([t["ratio"] - t["low"], t["high"] - t["ratio"]])
@@ -156,7 +166,8 @@ for ax, c in zip(np.atleast_1d(axes), channels, strict=True):
                          PATH_COLORS[p], PATH_MARKERS[p])
     ax.axhline(1, color="0.3", lw=1)
     ax.axhline(1.44, color="0.6", ls="--", lw=1, label="paper: 1.44x")
-    ax.set(title=f"c = {c}", xlabel="n (input n x n)", yscale="log")
+    ax.set(title=f"c = {c}", xlabel="n (input n x n)")
+    ratio_axis(ax)
     n_axis(ax, c1["fft"][c1["fft"]["c"] == c]["n"])
 np.atleast_1d(axes)[0].set_ylabel("speed-up of LFA (median, 95% CI)")
 np.atleast_1d(axes)[0].legend(fontsize=8)
@@ -284,7 +295,7 @@ for c, g in svd.groupby("c"):
     ratio_panels(g, axes[0], f"c = {c}", plt.cm.viridis(np.log2(c) / 7), "o")
 axes[0].axhline(1, color="0.3", lw=1)
 n_axis(axes[0], svd["n"])
-axes[0].set_yscale("log")
+ratio_axis(axes[0])
 axes[0].set(xlabel="n", ylabel="svd(fft) / svd(lfa), median, 95% CI",
             title="SVD step, FFT's layout over LFA's (> 1: LFA's faster)")
 axes[0].legend(fontsize=8)
@@ -399,7 +410,8 @@ for ax, (c, g) in zip(np.atleast_1d(axes), c5.groupby("c"), strict=True):
         ax.errorbar(h["k"] / n, h["ratio"], yerr=err, marker="o", ms=4, capsize=3, label=f"n = {n}",
                     color=plt.cm.plasma(np.log2(n) / 11))
     ax.axhline(1, color="0.3", lw=1)
-    ax.set(yscale="log", xlabel="k / n (k = 3 on the left, then n/16, n/8, n/4)", title=f"c = {c}")
+    ax.set(xlabel="k / n (k = 3 on the left, then n/16, n/8, n/4)", title=f"c = {c}")
+    ratio_axis(ax)
     n_axis(ax, [1 / 16, 1 / 8, 1 / 4], fractions=True)
     ax.legend(fontsize=7)
 np.atleast_1d(axes)[0].set_ylabel("time(fft) / time(lfa), end to end")
