@@ -99,7 +99,7 @@ from typing import Any
 import numpy as np
 import scipy.linalg
 
-from .layer import Conv, Polyphase, _tuple, _weight
+from .layer import Conv, Polyphase, _tuple, _weight, as_layer
 from .symbols import symbol_points
 
 __all__ = [
@@ -712,8 +712,6 @@ def size_bound(
     else:
         if shape is None:
             raise TypeError("shape is required unless weight is a Conv")
-        from .layer import as_layer
-
         layer = as_layer(weight, shape, layout=layout, stride=stride, dilation=dilation,
                          groups=groups, padding=padding, output_padding=output_padding,
                          transposed=transposed, boundary=boundary)
