@@ -120,10 +120,11 @@ GRAM_COEF_ASPECT = 2
 #: that takes the Gram route past the compiled kernel. The certificate asks
 #: ``kappa u ||B||_F^2 <= CERTIFY_RTOL sigma_min sigma_max`` with ``kappa`` growing like
 #: ``k``, while a square block's ``sigma_min / sigma_max`` shrinks like ``1/k``. With
-#: PyTorch's default 3x3 weights it certified 99.1% of the blocks at 64 channels
-#: (n = 56), 91% at 96 (n = 40), 65% at 128 (n = 28) and none at 192 (n = 20) or above;
-#: on one thread ``zherk`` and ``heevd`` took 0.86x the SVD's time at 64 and 0.77x at
-#: 128, so with the refused blocks' SVDs added the Gram route stops paying near 96.
+#: PyTorch's default 3x3 weights it certified 99.5% of the half-plane blocks at 64
+#: channels (n = 56), 94% at 96 (n = 40), 70% at 128 (n = 28), 2% at 192 (n = 20) and
+#: none at 256 or 512; on one thread ``zherk`` and ``heevd`` took 0.86x the SVD's time
+#: at 64 and 128, 0.76x at 256 (``scripts/block_costs.py``), so with the refused
+#: blocks' SVDs added the Gram route stops paying near 96.
 GRAM_SQUARE_MAX = 80
 #: Relative error (to the block's largest value) the certified Gram path accepts.
 CERTIFY_RTOL = 1e-9
@@ -192,9 +193,10 @@ def _small_job(n: int, m: int, r: int, k: int) -> bool:
     The compiled kernels cost a process about 0.3 s the first time any of them runs
     (numba loads its typing and lowering registries, then the kernels from its cache);
     on such a job that is several times the job itself, while LAPACK, already loaded,
-    takes at most about 1.8x the kernels' own time at these widths (measured on one
-    thread at c = 8, 16 and 32, n = 32 to 128). Narrower blocks keep the kernels: there
-    LAPACK's per-call cost makes it 4 to 7 times slower.
+    takes at most about 1.8x the kernels' own time at these widths (one-off trials on
+    one thread at c = 8, 16 and 32, n = 32 to 128, under load; 1.65x at c = 16, n = 64
+    in fresh processes on a quiet machine). Narrower blocks keep the kernels: there
+    LAPACK's per-call cost made it 4 to 7 times slower in the same trials.
     """
     return k >= SMALL_JOB_MIN_K and n * (m // 2 + 1) * r * k <= SMALL_JOB_ENTRIES
 
@@ -743,7 +745,7 @@ def _gram_products(blocks: np.ndarray) -> np.ndarray:
     One ``zherk`` per block (BLAS 3, half the work of the full product), with no copy:
     on a C-ordered block ``B`` the Fortran view ``B.T`` gives ``B.T conj(B)``, written
     into the lower triangle of the Fortran view of its slot, which is the upper triangle
-    of ``B^H B`` in the slot's own order. Measured on one thread against
+    of ``B^H B`` in the slot's own order. In one-off trials on one thread against
     ``numpy.matmul`` of the conjugate transpose: 0.034 ms instead of 0.071 ms at
     k = 64, 0.22 instead of 0.33 at k = 128.
     """
