@@ -347,6 +347,11 @@ class Case:
         self.prepare(*params)
 
     def teardown(self, *params: Any) -> None:
+        # a peer's (benchmarks.torch_peer) own thread setting first, then BLAS's
+        peer = getattr(self, "peer", None)
+        if peer is not None:
+            peer.restore()
+            self.peer = None
         limiter = getattr(self, "_limiter", None)
         if limiter is not None:
             limiter.restore_original_limits()

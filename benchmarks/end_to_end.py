@@ -73,13 +73,6 @@ class TimeSingularValues(Case):
         else:
             convbench.singular_values(self.w, n, method=path, threads=self.threads)
 
-    def teardown(self, *params: object) -> None:
-        peer = getattr(self, "peer", None)
-        if peer is not None:
-            peer.restore()
-            self.peer = None
-        super().teardown(*params)
-
 
 class TrackThreads:
     """The thread counts in effect for each setting of the suite (recorded with results)."""

@@ -107,13 +107,6 @@ class TimeBatchedSVD(Case):
     def time_svd(self, layout: str, n: int, c: int) -> None:
         self.values_of(self.blocks)
 
-    def teardown(self, *params: object) -> None:
-        peer = getattr(self, "peer", None)
-        if peer is not None:
-            peer.restore()
-            self.peer = None
-        super().teardown(*params)
-
 
 class TimeBatchedSVDWide(TimeBatchedSVD):
     """The SVD step at the wide cells of real networks (see

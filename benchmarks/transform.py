@@ -73,13 +73,6 @@ class TimeTransform(Case):
         else:
             convbench.symbol(self.w, n, method=path, threads=self.threads)
 
-    def teardown(self, *params: Any) -> None:
-        peer = getattr(self, "peer", None)
-        if peer is not None:
-            peer.restore()
-            self.peer = None
-        super().teardown(*params)
-
 
 class TimeTransformWide(TimeTransform):
     """The transform at the wide cells of real networks (see

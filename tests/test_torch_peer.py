@@ -110,3 +110,20 @@ def test_wide_cells_follow_the_channels_times_n_rule(common):
     assert common.wide_reason(512, 7) is None
     why = common.wide_reason(512, 14)
     assert why is not None and "CONVBENCH_BENCH_WIDE_MAX_CN" in why
+
+
+def test_the_suite_restores_torch_threads_after_a_torch_cell(common):
+    """Case.teardown undoes the peer's torch thread setting, for every benchmark class."""
+    from benchmarks import end_to_end, transform
+
+    before = torch.get_num_threads()
+    n, c = common.N_VALUES[0], common.CHANNELS[0]
+    for bench, params in ((end_to_end.TimeSingularValues(), ("torch", "1", n, c)),
+                          (transform.TimeTransform(), ("torch", n, c))):
+        torch.set_num_threads(2 if before == 1 else before)
+        outer = torch.get_num_threads()
+        bench.setup(*params)
+        assert torch.get_num_threads() == 1
+        bench.teardown(*params)
+        assert torch.get_num_threads() == outer and bench.peer is None
+    torch.set_num_threads(before)
