@@ -73,6 +73,21 @@ def _time(fn) -> tuple[float, np.ndarray]:
     return time.perf_counter() - t0, out
 
 
+def _interleaved(sides: dict, repeats: int) -> tuple[dict[str, list[float]], dict]:
+    """Every side ``repeats`` times, the order rotated each repeat; the times and each
+    side's last result."""
+    names = list(sides)
+    times: dict[str, list[float]] = {k: [] for k in names}
+    results: dict[str, np.ndarray] = {}
+    for r in range(repeats):
+        for name in names[r % len(names):] + names[: r % len(names)]:
+            dt, out = _time(sides[name])
+            times[name].append(dt)
+            results[name] = out
+            del out
+    return times, results
+
+
 def run_case(c: int, n: int, repeats: int, cores: int) -> dict:
     w = cb.pytorch_default(c, c, 3, seed=0)
     cb.singular_values(w, 8, method="fast", threads=1)  # compile once, outside the timing
@@ -82,16 +97,7 @@ def run_case(c: int, n: int, repeats: int, cores: int) -> dict:
         "fast1": lambda: cb.singular_values(w, n, method="fast", threads=1),
         "fastN": lambda: cb.singular_values(w, n, method="fast", threads=cores),
     }
-    names = list(sides)
-    times: dict[str, list[float]] = {k: [] for k in names}
-    results: dict[str, np.ndarray] = {}
-    for r in range(repeats):
-        order = names[r % len(names):] + names[: r % len(names)]
-        for name in order:
-            dt, out = _time(sides[name])
-            times[name].append(dt)
-            results[name] = out
-            del out
+    times, results = _interleaved(sides, repeats)
     med = {k: float(np.median(v)) for k, v in times.items()}
     smax = results["lfa"][0]
     dev_lfa = float(np.max(np.abs(results["fast1"] - results["lfa"])) / smax)
@@ -118,17 +124,8 @@ def run_wide_case(c: int, n: int, repeats: int) -> dict:
         "lfa": lambda: cb.singular_values(w, n, method="lfa"),
         "torch": peer.singular_values,
     }
-    names = list(sides)
-    times: dict[str, list[float]] = {k: [] for k in names}
-    results: dict[str, np.ndarray] = {}
     try:
-        for r in range(repeats):
-            order = names[r % len(names):] + names[: r % len(names)]
-            for name in order:
-                dt, out = _time(sides[name])
-                times[name].append(dt)
-                results[name] = out
-                del out
+        times, results = _interleaved(sides, repeats)
     finally:
         peer.restore()
     smax = results["lfa"][0]
