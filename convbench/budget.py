@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from .routes import block_route
+
 __all__ = [
     "DEFAULT_FRACTION",
     "ENV_VAR",
@@ -295,27 +297,26 @@ def estimate(
         half_cols = m // 2 + 1
         nbytes = 12 * s // scale + 16 * cout * cin * kh * half_cols + 16 * 2**20
         k = min(cout, cin)
+        big = max(cout, cin)
         half_blocks = (blocks + 4 * layer.groups) / 2
-        if k <= 2:
-            per_block = 5e-8 * max(cout, cin)
-        elif k <= 32:  # fast.GRAM_SOA_MAX: compiled Gram kernel (0.4/6/12/76 us, k=4/12/16/32)
-            per_block = 2e-7 + 3e-9 * k * k * (k + max(cout, cin)) / 2
-        else:
-            big = max(cout, cin)
-            if big < 2 * k and k > 80:
-                # fast.GRAM_SQUARE_MAX: LAPACK's SVD (measured 1.5/9.2/54 ms at
-                # k = 128/256/512 on one thread, taken as 1.5x)
-                per_block = 5e-6 + 1.1e-9 * k**3
-            else:  # zherk and LAPACK's Hermitian eigenvalues (measured 0.23 ms at
-                # k = 64, taken as 0.41 ms)
-                gram = 4.0 * k * k * big
-                if big >= 2 * k and layer.groups == 1 and layer.d <= 2:
-                    # fast.GRAM_COEF_ASPECT: Gram matrices from the (2 kh - 1)(2 kw - 1)
-                    # Gram coefficients (measured 1.0 ms a block at 128 x 256, taken
-                    # as 2.1)
-                    kw = taps[1] if len(taps) > 1 else 1
-                    gram = 8.0 * (2 * kh - 1) * (2 * kw - 1) * k * k
-                per_block = 5e-6 + (gram + 16.0 / 3.0 * k**3) / 6e9
+        route = block_route(big, k)
+        if route in ("norm", "closed-form"):
+            per_block = 5e-8 * big
+        elif route == "gram-soa":  # compiled Gram kernel (0.4/6/12/76 us, k=4/12/16/32)
+            per_block = 2e-7 + 3e-9 * k * k * (k + big) / 2
+        elif route == "svd":
+            # LAPACK's SVD (measured 1.5/9.2/54 ms at k = 128/256/512 on one thread,
+            # taken as 1.5x)
+            per_block = 5e-6 + 1.1e-9 * k**3
+        else:  # zherk and LAPACK's Hermitian eigenvalues (measured 0.23 ms at
+            # k = 64, taken as 0.41 ms)
+            gram = 4.0 * k * k * big
+            if route == "gram-coef" and layer.groups == 1 and layer.d <= 2:
+                # Gram matrices from the (2 kh - 1)(2 kw - 1) Gram coefficients
+                # (measured 1.0 ms a block at 128 x 256, taken as 2.1)
+                kw = taps[1] if len(taps) > 1 else 1
+                gram = 8.0 * (2 * kh - 1) * (2 * kw - 1) * k * k
+            per_block = 5e-6 + (gram + 16.0 / 3.0 * k**3) / 6e9
         stages = (
             16 * p * kh / 2 / _STREAM_RATE,
             # the blocks' values, then radix sort and expansion (~30 ns per kept value)

@@ -74,9 +74,16 @@ import numba
 import numpy as np
 import scipy.linalg.blas
 
-from . import ordering
+from . import ordering, routes
 from .budget import check_memory, estimate_bytes
 from .layer import as_layer
+from .routes import (
+    GRAM_COEF_ASPECT,
+    GRAM_SOA_MAX,
+    GRAM_SQUARE_MAX,
+    JACOBI_MAX,
+    block_route,
+)
 from .symbols import default_threads
 
 __all__ = [
@@ -97,46 +104,10 @@ __all__ = [
     "self_conjugate_blocks",
 ]
 
-#: Largest ``min(cout, cin)`` handled by the vectorised Jacobi kernel: in single
-#: precision, and for the blocks the compiled Gram kernel cannot certify.
-JACOBI_MAX = 8
-#: Largest ``min(cout, cin)`` whose Gram eigenvalues are computed by the compiled
-#: kernel (Householder tridiagonalisation and QL, vectorised across blocks). Measured on
-#: one thread: 10-25% faster than LAPACK at 16 channels, equal at 32, half as fast at
-#: 64; on two threads it scales better (LAPACK's small calls through numpy lose 10-30%
-#: to contention). Wider blocks use LAPACK through numpy.
-GRAM_SOA_MAX = 32
-#: Blocks with ``min(cout, cin) > GRAM_SOA_MAX`` and ``max(cout, cin)`` at least this
-#: many times ``min(cout, cin)`` (a strided layer's wide polyphase blocks) take their
-#: Gram matrices from the layer's Gram coefficients (:func:`_gram_coefficients`) instead
-#: of the symbol: their smallest singular values are far enough from zero that the
-#: coarser, frequency-independent error bound still certifies them. Square blocks keep
-#: the symbol's Gram product: with PyTorch's default weights the coefficients certified
-#: 88% of the blocks of a 64-channel 3x3 layer (the product 99.6%) and, on one thread,
-#: took as long at 64 channels (n = 64) and 1.4x longer at 128 (n = 32); wide blocks
-#: took 0.6x as long (64 -> 128 channels at n = 64, and two stride-2 layers).
-GRAM_COEF_ASPECT = 2
-#: Largest ``min(cout, cin)`` of a square-ish block (``max < GRAM_COEF_ASPECT * min``)
-#: that takes the Gram route past the compiled kernel. The certificate asks
-#: ``kappa u ||B||_F^2 <= CERTIFY_RTOL sigma_min sigma_max`` with ``kappa`` growing like
-#: ``k``, while a square block's ``sigma_min / sigma_max`` shrinks like ``1/k``. With
-#: PyTorch's default 3x3 weights it certified 99.5% of the half-plane blocks at 64
-#: channels (n = 56), 94% at 96 (n = 40), 70% at 128 (n = 28), 2% at 192 (n = 20) and
-#: none at 256 or 512; on one thread ``zherk`` and ``heevd`` took 0.86x the SVD's time
-#: at 64 and 128, 0.76x at 256 (``scripts/block_costs.py``), so with the refused
-#: blocks' SVDs added the Gram route stops paying near 96.
-GRAM_SQUARE_MAX = 80
 #: Relative error (to the block's largest value) the certified Gram path accepts.
 CERTIFY_RTOL = 1e-9
 #: Accepted values of ``precision``.
 PRECISIONS = ("double", "single")
-
-#: Jobs of at most this many half-plane block entries (``n (m/2 + 1) r k``; c = 16,
-#: n = 64 is 0.53M) with blocks of at least ``SMALL_JOB_MIN_K`` columns skip the
-#: compiled kernels (see :func:`_small_job`).
-SMALL_JOB_ENTRIES = 1 << 20
-#: Narrowest blocks that :data:`SMALL_JOB_ENTRIES` applies to.
-SMALL_JOB_MIN_K = 8
 
 # Target number of block entries per chunk: a chunk of symbol stays in L2 cache.
 _CHUNK_ENTRIES = 1 << 17
@@ -186,19 +157,9 @@ def _phases(k: int, idx: np.ndarray, n: int, dtype: type) -> np.ndarray:
 
 
 def _small_job(n: int, m: int, r: int, k: int) -> bool:
-    """Whether LAPACK through numpy should take the blocks instead of the compiled
-    kernels: a job of at most :data:`SMALL_JOB_ENTRIES` half-plane block entries whose
-    blocks are at least :data:`SMALL_JOB_MIN_K` wide.
-
-    The compiled kernels cost a process about 0.3 s the first time any of them runs
-    (numba loads its typing and lowering registries, then the kernels from its cache);
-    on such a job that is several times the job itself, while LAPACK, already loaded,
-    takes at most about 1.8x the kernels' own time at these widths (one-off trials on
-    one thread at c = 8, 16 and 32, n = 32 to 128, under load; 1.65x at c = 16, n = 64
-    in fresh processes on a quiet machine). Narrower blocks keep the kernels: there
-    LAPACK's per-call cost made it 4 to 7 times slower in the same trials.
-    """
-    return k >= SMALL_JOB_MIN_K and n * (m // 2 + 1) * r * k <= SMALL_JOB_ENTRIES
+    """:func:`convbench.routes.small_job` of an ``(n, m)`` half plane of ``r x k``
+    blocks."""
+    return routes.small_job(n * (m // 2 + 1) * r * k, k)
 
 
 def _row_chunks(n: int, m: int, per_row: int, chunk_entries: int) -> list[tuple[int, int]]:
@@ -233,15 +194,11 @@ class _Plan:
         wa = w if cout >= cin else w.transpose(1, 0, 2, 3)
         self.wa = wa.astype(self.real)
         # compiled kernels read the block index innermost
-        limit = GRAM_SOA_MAX if precision == "double" else JACOBI_MAX
-        self.soa = 3 <= self.k <= limit and not _small_job(n, m, self.r, self.k)
+        route = block_route(self.r, self.k, precision, _small_job(n, m, self.r, self.k))
+        self.soa = route in ("gram-soa", "jacobi")  # compiled kernels, block index innermost
         # wide blocks past the compiled kernel: Gram matrices from the layer's Gram
         # coefficients, never the symbol itself
-        self.coef = (
-            precision == "double"
-            and self.k > GRAM_SOA_MAX
-            and self.r >= GRAM_COEF_ASPECT * self.k
-        )
+        self.coef = route == "gram-coef"
         if self.coef:
             self.gram_table, self.gram_error = _gram_coefficients(self.wa, m, self.cols)
         else:
@@ -769,7 +726,7 @@ def _values_gram(blocks: np.ndarray) -> np.ndarray:
     the SVD is cheaper than a Gram matrix that is then refused.
     """
     _nb, r, k = blocks.shape
-    if k > GRAM_SQUARE_MAX and r < GRAM_COEF_ASPECT * k:
+    if block_route(r, k) == "svd":
         return np.linalg.svd(blocks, compute_uv=False)
     gram = _gram_products(blocks)
     u = float(np.finfo(np.float64).eps) / 2

@@ -31,8 +31,9 @@ import numpy as np
 
 from . import ordering
 from .blas import single_blas_thread
-from .fast import GRAM_SOA_MAX, JACOBI_MAX, block_values, check_threads, fast_singular_values
+from .fast import block_values, check_threads, fast_singular_values
 from .layer import Conv, Polyphase
+from .routes import compiled_layout
 from .symbols import _contract, grid_phases
 
 __all__ = ["iter_half_space", "layer_fast_values", "space_jobs"]
@@ -117,9 +118,8 @@ def _half_space(
         kernel = kernel.swapaxes(1, 2)
         r, c = c, r
     kernel = np.ascontiguousarray(kernel, dtype=real)
-    # blocks of 3 .. GRAM_SOA_MAX columns (JACOBI_MAX in single precision) go to the
-    # compiled kernels, which read the block index innermost
-    soa = 3 <= c <= (GRAM_SOA_MAX if precision == "double" else JACOBI_MAX)
+    # the compiled kernels read the block index innermost
+    soa = compiled_layout(c, precision)
     head = [grid_phases(np.arange(k) + o, n).astype(cplx) for k, o, n in
             zip(taps[:-1], origin[:-1], grid[:-1], strict=True)]
     offsets_last = np.arange(taps[-1]) + origin[-1]
@@ -218,8 +218,7 @@ def iter_half_space(
         kernel = kernel.swapaxes(1, 2)
     r, c = kernel.shape[1:3]
     kernel = np.ascontiguousarray(kernel, dtype=real)
-    # 3 .. GRAM_SOA_MAX columns (JACOBI_MAX in single precision): the compiled kernels
-    soa = 3 <= c <= (GRAM_SOA_MAX if precision == "double" else JACOBI_MAX)
+    soa = compiled_layout(c, precision)  # the compiled kernels: block index innermost
     offsets = [np.arange(k) + o for k, o in zip(poly.taps, poly.origin, strict=True)]
     grid = poly.grid
     middle = [grid_phases(o, n).astype(cplx) for o, n in zip(offsets[1:-1], grid[1:-1],

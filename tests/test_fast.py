@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import convbench as cb
-from convbench import budget, fast
+from convbench import budget, fast, routes
 
 TOL = 1e-8  # the promise: every value within TOL * sigma_max of the exact spectrum
 TIGHT = 1e-12  # what the kernels actually achieve at these sizes
@@ -47,8 +47,8 @@ def dense_reference(w: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 @pytest.mark.parametrize("compiled", [False, True])
 @pytest.mark.parametrize(("cout", "cin", "kh", "kw", "n", "m"), CASES)
 def test_fast_matches_dense_svd(cout, cin, kh, kw, n, m, compiled, monkeypatch):
-    if compiled:  # small jobs take LAPACK (fast._small_job); here the kernels too
-        monkeypatch.setattr(fast, "SMALL_JOB_ENTRIES", 0)
+    if compiled:  # small jobs take LAPACK (routes.small_job); here the kernels too
+        monkeypatch.setattr(routes, "SMALL_JOB_ENTRIES", 0)
     w = cb.pytorch_default(cout, cin, (kh, kw), seed=cout + 10 * cin + kh)
     ref = dense_reference(w, (n, m))
     got = cb.singular_values(w, (n, m), method="fast", threads=1)
