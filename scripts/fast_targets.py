@@ -12,7 +12,11 @@ down to 512 at n = 7, 3x3 PyTorch-default weights, one thread each): ``fast``, `
 and the suite's torch peer (:mod:`benchmarks.torch_peer`: ``torch.fft.fft2`` of the
 padded kernel, ``torch.linalg.svdvals``, sorted; ``torch.set_num_threads(1)``),
 interleaved, with ``fast`` on two threads against one, every value of ``fast`` and
-torch checked within 1e-8 sigma_max of ``lfa``, and the cold-start row
+torch checked within 1e-8 sigma_max of ``lfa``; beside them the LAPACK floor, the
+half plane's blocks factorized by LAPACK alone (the cheaper of their SVDs and their
+``zherk`` plus Hermitian eigenvalues, uncertified, without transform or ordering), and
+``lfa`` over that floor: the most that any path factorizing each half-plane block with
+this LAPACK can gain over ``lfa``. Then the cold-start row
 (``scripts/cold_start.py``: a fresh process's first call minus a later call, c = 16,
 n = 64). The load average is recorded before and after each table.
 
@@ -110,7 +114,9 @@ def run_case(c: int, n: int, repeats: int, cores: int) -> dict:
 
 
 def run_wide_case(c: int, n: int, repeats: int) -> dict:
-    """One cell of the wide-channel table: fast (1 and 2 threads), lfa, torch, interleaved."""
+    """One cell of the wide-channel table: fast (1 and 2 threads), lfa, torch, and the
+    LAPACK floor of the half plane's blocks (their SVDs; their Gram eigenvalues),
+    interleaved."""
     from benchmarks.torch_peer import TorchPeer
 
     w = cb.pytorch_default(c, c, 3, seed=0)
@@ -118,11 +124,16 @@ def run_wide_case(c: int, n: int, repeats: int) -> dict:
     cb.singular_values(w, 8, method="lfa")
     peer = TorchPeer(w, n, "torch", threads=1)
     TorchPeer(w, 8, "torch", threads=1).singular_values()  # torch's LAPACK, untimed
+    # the LAPACK floor: the half plane's blocks, factorized by LAPACK alone (the SVD,
+    # and zherk with the Hermitian eigenvalues, uncertified), no transform, no ordering
+    half = np.concatenate([b for b, _ in cb.fast.half_plane_symbol(w, n).chunks])
     sides = {
         "fast1": lambda: cb.singular_values(w, n, method="fast", threads=1),
         "fast2": lambda: cb.singular_values(w, n, method="fast", threads=2),
         "lfa": lambda: cb.singular_values(w, n, method="lfa"),
         "torch": peer.singular_values,
+        "half_svd": lambda: np.linalg.svd(half, compute_uv=False),
+        "half_eig": lambda: np.linalg.eigvalsh(cb.fast._gram_products(half), UPLO="U"),
     }
     try:
         times, results = _interleaved(sides, repeats)
@@ -166,8 +177,9 @@ def wide_lines(wide: dict) -> list[str]:
         f"median of {wide['repeats']} interleaved repeats, torch {wide.get('torch', '?')}"
         + (f", load average {loads}" if loads else ""),
         "| c | n | fast s | lfa s | torch s | lfa/fast | target | torch/fast | target "
-        "| max dev / sigma_max | fast 1 -> 2 threads | target |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| max dev / sigma_max | fast 1 -> 2 threads | target | LAPACK floor s "
+        "| lfa/floor |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     lines += [wide_line(res) for res in wide["cases"]]
     if wide.get("cold_start"):
@@ -189,7 +201,17 @@ def wide_line(res: dict) -> str:
             f"{med['torch']:.3f} | {lfa:.2f}x | {mark(lfa, res['target_lfa'])} | "
             f"{torch_ratio:.2f}x | {mark(torch_ratio, res['target_torch'])} | {dev:.1e} "
             f"{'ok' if dev <= WIDE_TOLERANCE else 'FAILS'} | {threads:.2f}x | "
-            f"{mark(threads, WIDE_THREADS_TARGET)} |")
+            f"{mark(threads, WIDE_THREADS_TARGET)} |" + _floor_cells(med))
+
+
+def _floor_cells(med: dict) -> str:
+    """The LAPACK floor of a wide row (runs stored before it was measured: blank):
+    the cheaper of the half plane's SVDs and Gram eigenvalues, and lfa over it, the
+    most any path factorizing each half-plane block by LAPACK can gain over lfa."""
+    if "half_svd" not in med:
+        return " | |"
+    floor = min(med["half_svd"], med["half_eig"])
+    return f" {floor:.3f} | {med['lfa'] / floor:.2f}x |"
 
 
 def cold_line(cold: dict) -> str:
