@@ -27,7 +27,7 @@ from .budget import BudgetError, feasibility, memory_budget
 from .explicit import unrolled
 from .layer import Conv, as_layer
 from .models import LayerRecord, ModelReport, SweepReport, model_spectra, sweep
-from .operators import smallest_singular_values
+from .operators import ConvergenceWarning, smallest_singular_values
 from .spectrum import METHODS, singular_values
 from .stream import Summary, summarize
 from .symbols import FFTWPlan, symbol
@@ -39,6 +39,7 @@ __all__ = [
     "METHODS",
     "BudgetError",
     "Conv",
+    "ConvergenceWarning",
     "FFTWPlan",
     "LayerRecord",
     "ModelReport",

@@ -34,6 +34,7 @@ Lanczos on ``A^T A`` finds only very slowly (they are clustered near zero relati
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 import numpy as np
@@ -52,6 +53,7 @@ __all__ = [
     "DENSE_SMALLEST_LIMIT",
     "SHIFT_INVERT_LIMIT",
     "ConvOperator",
+    "ConvergenceWarning",
     "LayerOperator",
     "conv_operator",
     "golub_kahan_top",
@@ -66,6 +68,10 @@ DENSE_SMALLEST_LIMIT = 4096 * 4096
 SHIFT_INVERT_LIMIT = 65_536
 # entries of one im2col chunk of a matvec (32 MiB): bounds the operator's working memory
 _IM2COL_ENTRIES = 1 << 22
+
+
+class ConvergenceWarning(RuntimeWarning):
+    """An iterative method stopped at its step limit before its tolerance."""
 
 
 def _check_boundary(boundary: str) -> None:
@@ -428,14 +434,24 @@ def golub_kahan_top(
     ``k x k`` bidiagonal ``B_k`` has ``A V q = theta U p`` exactly and
     ``A^T U p - theta V q = beta_k p_k v_{k+1}``: the residual is
     ``rho = beta_k |p_k|``, and some singular value lies within ``rho`` of ``theta``.
-    The top values of a large zero-padded layer are clustered (gaps ``O(1/n^2)``), so
-    ``rho`` falls slowly while ``theta`` converges quadratically in it: as a Ritz value
-    of ``A^T A`` with residual ``theta * rho``, ``theta^2`` is within
-    ``(theta rho)^2 / gap`` of an eigenvalue, ``gap = theta_1^2 - theta_2^2`` from the
-    two top Ritz values, so ``sigma - theta <= theta rho^2 / (2 gap)``. The iteration
-    stops when that estimate, or ``rho`` itself, is below ``rtol * theta / 4`` and
-    ``theta`` also changed by less than ``rtol`` (relative) over the last ``window``
-    steps.
+    The iteration stops when ``rho <= rtol * theta / 4`` and ``theta`` also changed by
+    less than ``rtol`` (relative) over the last ``window`` steps.
+
+    The residual itself is the test, not the sharper ``theta rho^2 / gap`` that holds
+    once ``theta`` is isolated: the top values of a zero-padded layer come in clusters
+    (pairs from the symbol's maximiser and its conjugate, split by ``O(1/n^2)`` or far
+    less), and until Lanczos resolves a cluster the top Ritz value is a mixture of its
+    members, while the second Ritz value still sits below the cluster, so the gap
+    between the two Ritz values overstates the true gap by orders of magnitude. With
+    that estimate, 5 of 10 random 3x3 layers (8 to 64 channels, n = 14 to 64, zero
+    padding) stopped at ``rtol = 1e-9`` with errors of 1.1 to 480 times ``rtol``
+    against ARPACK run to machine precision; with the residual all were within
+    ``rtol``, after about twice the steps.
+
+    A start vector with no component along the top singular vector never finds it; no
+    Krylov method can tell, and the start of :func:`_smooth_start` is built to be
+    close to it. If ``maxiter`` steps pass first, a :class:`ConvergenceWarning` says
+    so, with the residual reached.
 
     Parameters
     ----------
@@ -462,20 +478,16 @@ def golub_kahan_top(
         return 0.0, 0
     u /= alpha
     alphas, betas = [alpha], []
-    previous = 0.0
+    previous, rho = 0.0, math.inf
     for step in range(1, maxiter + 1):
         r = op.rmatvec(u) - alpha * v
         beta = float(np.linalg.norm(r))
         if beta <= 1e-14 * alphas[0]:  # invariant subspace: the estimate is exact
             break
         if step % window == 0:
-            bidiag = np.diag(alphas) + np.diag(betas, 1)
-            left, sv, _ = scipy.linalg.svd(bidiag)
-            estimate = float(sv[0])
-            rho = beta * abs(left[-1, 0])
-            gap = estimate**2 - (float(sv[1]) ** 2 if sv.size > 1 else 0.0)
-            error = min(rho, estimate * rho**2 / (2 * gap) if gap > 0 else math.inf)
-            if error <= rtol * estimate / 4 and abs(estimate - previous) <= rtol * estimate:
+            estimate, last = _top_ritz(alphas, betas)
+            rho = beta * last
+            if rho <= rtol * estimate / 4 and abs(estimate - previous) <= rtol * estimate:
                 return estimate, step
             previous = estimate
         v = r / beta
@@ -486,8 +498,39 @@ def golub_kahan_top(
         if alpha <= 1e-14 * alphas[0]:
             break
         u = s / alpha
-    bidiag = np.diag(alphas) + np.diag(betas, 1)
-    return float(scipy.linalg.svdvals(bidiag)[0]), len(betas)
+    else:
+        estimate = _top_ritz(alphas, betas)[0]
+        warnings.warn(
+            f"Lanczos stopped after maxiter={maxiter} steps before reaching rtol={rtol:g}: "
+            f"the last residual check put a singular value within {rho / estimate:.1e} "
+            f"(relative) of the estimate {estimate!r}; raise maxiter or rtol",
+            ConvergenceWarning,
+            stacklevel=2,
+        )
+        return estimate, len(betas)
+    return _top_ritz(alphas, betas)[0], len(betas)
+
+
+def _top_ritz(alphas: list[float], betas: list[float]) -> tuple[float, float]:
+    """Largest singular value of the upper bidiagonal ``B`` (``alphas`` on the diagonal,
+    ``betas`` above it; ``len(betas)`` is ``len(alphas)`` or one less) and the modulus of
+    the last entry of its left singular vector.
+
+    From the tridiagonal ``B B^T`` by bisection and inverse iteration (LAPACK's
+    ``stebz`` and ``stein`` through :func:`scipy.linalg.eigh_tridiagonal`): linear in
+    the number of steps where a dense SVD of ``B`` is cubic. Squaring costs the small
+    values their accuracy, not the largest (relative error ``O(eps)``).
+    """
+    a = np.asarray(alphas)
+    b = np.asarray(betas[: a.size - 1])
+    n = a.size
+    if n == 1:
+        return float(a[0]), 1.0
+    diag = a * a
+    diag[:-1] += b * b
+    off = b * a[1:]
+    lam, vec = scipy.linalg.eigh_tridiagonal(diag, off, select="i", select_range=(n - 1, n - 1))
+    return math.sqrt(max(float(lam[0]), 0.0)), float(abs(vec[-1, 0]))
 
 
 def _check_k(k: Any, op: scipy.sparse.linalg.LinearOperator) -> int:

@@ -190,3 +190,27 @@ def test_approximate_bad_input():
         cb.approximate(w, 8, boundary="reflect")
     with pytest.raises(ValueError, match="larger than the input"):
         cb.approximate(w, 2)
+
+
+@pytest.mark.parametrize(("c", "n", "seed"), [(2, 16, 1), (4, 20, 3)])
+def test_lanczos_top_value_within_rtol_on_clustered_layers(c, n, seed):
+    """Zero-padded layers whose top values come in tight clusters: the Ritz value must
+    not be taken for converged while it mixes a cluster's members. Against a dense
+    matrix built by PyTorch (conv2d of every basis vector). An earlier stopping rule
+    (the residual squared over the gap to the second Ritz value) stopped on these
+    with errors of 980 and 11 times rtol."""
+    torch = pytest.importorskip("torch")
+    w = cb.pytorch_default(c, c, 3, seed=seed)
+    eye = torch.eye(c * n * n, dtype=torch.float64).reshape(-1, c, n, n)
+    cols = torch.nn.functional.conv2d(eye, torch.from_numpy(w), padding=1)
+    exact = np.linalg.svd(cols.reshape(c * n * n, -1).numpy().T, compute_uv=False)[0]
+    rtol = 1e-9
+    got = operators.top_singular_values(w, n, 1, "zero", rtol=rtol)[0]
+    assert abs(got - exact) <= rtol * exact
+
+
+def test_lanczos_warns_when_maxiter_comes_first():
+    w = cb.pytorch_default(4, 4, 3, seed=3)
+    with pytest.warns(cb.ConvergenceWarning, match="maxiter=20"):
+        got = operators.top_singular_values(w, 20, 1, "zero", rtol=1e-12, maxiter=20)
+    assert got[0] > 0
