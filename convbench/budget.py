@@ -339,16 +339,17 @@ def estimate(
             )
         elif nnz > MATRIX_FREE_NNZ:
             # convbench.operators: per-tap GEMMs, no sparse matrix; k = 1 keeps four
-            # Lanczos vectors (about 60 steps), k > 1 keeps ARPACK's ncv vectors
+            # Lanczos vectors, k > 1 keeps ARPACK's ncv vectors
             big = max(rows, cols)
             ncv = 0 if top_k == 1 else min(max(2 * top_k + 1, 20), min(rows, cols))
             # vectors, the padded input and output of a matvec, one 32 MiB chunk and
             # the 64 MiB symbol chunk of the start vector's maximiser search
             nbytes = 8 * (8 * big + ncv * min(rows, cols)) + 96 * 2**20
-            # k = 1 stops on the value's change: the top values crowd like 1/n^2, and
-            # the steps grow about like n (measured ~280 at n = 512, 4 channels)
+            # k = 1 stops on the top Ritz pair's residual: the top values crowd like
+            # 1/n^2, and the steps grow about like n (measured 220 at n = 64 and 380 at
+            # n = 128, 64 channels, rtol 1e-9; taken as 60 + 4 n)
             side = max(layer.shape)
-            pairs = 60 + side / 2 if top_k == 1 else max(300, math.prod(layer.shape) / 8, side**1.5)
+            pairs = 60 + 4 * side if top_k == 1 else max(300, math.prod(layer.shape) / 8, side**1.5)
             per_pair = 4.0 * nnz / _MATRIX_FREE_FLOP_RATE
             if not layer.is_plain:
                 # the general operator gathers and scatters each tap's positions: memory
