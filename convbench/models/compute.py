@@ -23,7 +23,7 @@ from ..spectrum import singular_values
 from .report import LayerRecord
 from .spec import LayerSpec
 
-#: Lanczos stops when its residual's error estimate is below this (relative;
+#: Lanczos stops when the top Ritz pair's residual is below a quarter of this (relative;
 #: :func:`convbench.operators.golub_kahan_top`): ten times the 1e-9 the records promise.
 LANCZOS_RTOL = 1e-10
 
