@@ -12,9 +12,11 @@ STAMP := $(VENV)/.installed
 # MACHINE_RAM where they are set, stable defaults where they are not.
 MACHINE ?= $(shell $(PYTHON) -c 'import platform; print(platform.node())' 2>/dev/null || hostname)
 ASV := $(PY) -m asv
-# the smallest grid, for smoke passes (make bench-quick); the networks at 32x32, channels / 8
+# the smallest grid, for smoke passes (make bench-quick); the networks at 32x32, channels / 8;
+# one wide cell (128 channels at n = 7)
 QUICK_GRID := CONVBENCH_BENCH_N=32,64 CONVBENCH_BENCH_CHANNELS=1,4 CONVBENCH_BENCH_BOUNDARY_N=4,8 \
-  CONVBENCH_BENCH_NETWORK_INPUT=32 CONVBENCH_BENCH_NETWORK_WIDTH=8
+  CONVBENCH_BENCH_NETWORK_INPUT=32 CONVBENCH_BENCH_NETWORK_WIDTH=8 \
+  CONVBENCH_BENCH_WIDE_CHANNELS=128 CONVBENCH_BENCH_WIDE_N=7
 FACTOR ?= 1.1
 BASE ?= main
 PORT ?= 8080
