@@ -22,7 +22,8 @@ layers with the same number of singular values (a strided layer has a quarter of
 :class:`TimeLayerKinds` times every method of the library (``path``; periodic boundary,
 ``explicit`` is the dense SVD). :class:`TimeLayerTopOne` times ``sigma_max`` of the
 zero-padded layer (``path="explicit_zero_top1"``: ``method="explicit",
-boundary="zero", top_k=1``, ARPACK on the sparse matrix) at the two smaller sizes.
+boundary="zero", top_k=1``, block Lanczos on the sparse matrix; ARPACK before
+b85fb5d) at the two smaller sizes.
 Channels 4 and 16; the kernel is ``CONVBENCH_BENCH_KERNEL`` (default 3) along every
 dimension.
 
@@ -114,6 +115,7 @@ class TimeLayerKinds(Case):
 
     params = (list(KINDS), list(PATHS), list(POINTS), list(LAYER_CHANNELS))
     param_names = ("kind", "path", "points", "channels")
+    version = "1"
 
     def skip_reason(self, kind: str, path: str, points: int, c: int) -> str | None:
         try:
@@ -161,12 +163,13 @@ class TimeLayerKinds(Case):
 class TimeLayerTopOne(TimeLayerKinds):
     """Seconds for ``sigma_max`` of the zero-padded layer (``explicit_zero_top1``).
 
-    ARPACK on the sparse matrix, or Lanczos on the matrix-free operator above
-    ``convbench.budget.MATRIX_FREE_NNZ`` nonzeros. The top singular values of a
-    zero-padded layer crowd like ``1/n**2``, so the iteration counts grow with ``n``
-    (fastest for 1-D layers: 227,061 ARPACK matvec pairs at 4096 points with 4
-    channels); the library's estimate models that, and the shared skip rule leaves out
-    the cells it predicts too slow.
+    Block Lanczos on the sparse matrix (ARPACK before b85fb5d), or Lanczos on the
+    matrix-free operator above ``convbench.budget.MATRIX_FREE_NNZ`` nonzeros. The top
+    singular values of a zero-padded layer crowd like ``1/n**2``, so the iteration
+    counts grow with ``n`` (fastest for 1-D layers: 227,061 ARPACK matvec pairs at 4096
+    points with 4 channels); the library's estimate models that, and the shared skip
+    rule leaves out the cells it predicts too slow.
     """
 
     params = (list(KINDS), [ZERO_TOP1], list(POINTS), list(LAYER_CHANNELS))
+    version = "1"

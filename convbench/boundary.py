@@ -69,7 +69,7 @@ import numpy as np
 from .bounds import spectral_norm_bound, symbol_norms, torus_layer
 from .errors import spectrum_errors
 from .explicit import assemble, dense_singular_values
-from .layer import BOUNDARIES, Conv, Polyphase, as_layer
+from .layer import Conv, Polyphase, takes_layer
 from .svd import sort_descending
 from .symbols import symbol_at
 from .weights import pytorch_default
@@ -93,20 +93,6 @@ BEST = "mixture_top"
 EDGE_GRID = 16
 # symbol entries computed at once (complex128): bounds the working memory
 _CHUNK_ENTRIES = 2**22
-
-
-def _layer(
-    weight: Any,
-    shape: Any,
-    m: int | None,
-    boundary: str,
-    layout: str,
-    options: dict[str, Any],
-) -> Conv:
-    """The validated layer; ``(w, n, m)`` is the plain 2-D layer's older call."""
-    if m is not None:
-        shape = (shape, m)
-    return as_layer(weight, shape, layout=layout, boundary=boundary, **options)
 
 
 def _periodic_twin(layer: Conv, model: str) -> Conv:
@@ -219,33 +205,12 @@ def _mixture(layer: Conv) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(values), np.concatenate(weights)
 
 
-def mixture_distribution(
-    weight: Any,
-    shape: Any,
-    m: int | None = None,
-    *,
-    layout: str = "oihw",
-    dilation: Any = 1,
-    groups: Any = 1,
-    padding: Any = None,
-    output_padding: Any = 0,
-    transposed: bool = False,
-) -> tuple[np.ndarray, np.ndarray]:
-    """The local-kernel mixture as weighted singular values.
+@takes_layer("zero", boundaries=("zero",))
+def mixture_distribution(layer: Conv) -> tuple[np.ndarray, np.ndarray]:
+    """The local-kernel mixture of a zero-padded layer as weighted singular values.
 
-    Parameters
-    ----------
-    weight : array_like or Conv
-        Real weights in ``layout``, or a validated layer.
-    shape : int or tuple of int
-        Input size; ``mixture_distribution(w, n, m)`` is the plain 2-D ``(n, m)``.
-    m : int, optional
-        Second input dimension, with an int ``shape``.
-    layout : {"oihw", "hwio"}
-        Weight layout.
-    dilation, groups, padding, output_padding, transposed
-        The layer, as for :func:`convbench.singular_values` (stride 1; the output must
-        have the size of the input).
+    The layer must have stride 1 and an output of the size of its input (see the
+    module docstring); other layers raise a ``ValueError`` naming the option.
 
     Returns
     -------
@@ -255,14 +220,6 @@ def mixture_distribution(
         ``sigma^2``, equals the squared Frobenius norm of the zero-padded operator
         divided by its number of singular values.
     """
-    options = {
-        "dilation": dilation,
-        "groups": groups,
-        "padding": padding,
-        "output_padding": output_padding,
-        "transposed": transposed,
-    }
-    layer = _layer(weight, shape, m, "zero", layout, options)
     _check_mixture(layer, "mixture")
     return _mixture(layer)
 
@@ -286,20 +243,8 @@ def _sigma_max_estimate(layer: Conv, grid: int = 32) -> float:
     return float(np.sqrt(np.mean(corners**2)))
 
 
-def sigma_max_estimate(
-    weight: Any,
-    shape: Any,
-    m: int | None = None,
-    grid: int = 32,
-    *,
-    layout: str = "oihw",
-    stride: Any = 1,
-    dilation: Any = 1,
-    groups: Any = 1,
-    padding: Any = None,
-    output_padding: Any = 0,
-    transposed: bool = False,
-) -> float:
+@takes_layer("zero", boundaries=("zero",))
+def sigma_max_estimate(layer: Conv, *, grid: int = 32) -> float:
     """Estimate of the zero-padded ``sigma_max`` from the symbol (particle in a box).
 
     Takes the certified maximiser ``theta*`` of the symbol's norm from
@@ -311,68 +256,30 @@ def sigma_max_estimate(
 
     Parameters
     ----------
-    weight : array_like or Conv
-        Real weights in ``layout``, or a validated layer.
-    shape : int or tuple of int
-        Input size; ``sigma_max_estimate(w, n, m)`` is the plain 2-D ``(n, m)``.
-    m : int, optional
-        Second input dimension, with an int ``shape``.
     grid : int
         First-level cells per axis of the bound's search.
-    layout : {"oihw", "hwio"}
-        Weight layout.
-    stride, dilation, groups, padding, output_padding, transposed
-        The layer, as for :func:`convbench.singular_values`.
 
     Returns
     -------
     float
         The estimate.
     """
-    options = {
-        "stride": stride,
-        "dilation": dilation,
-        "groups": groups,
-        "padding": padding,
-        "output_padding": output_padding,
-        "transposed": transposed,
-    }
-    return _sigma_max_estimate(_layer(weight, shape, m, "zero", layout, options), grid)
+    return _sigma_max_estimate(layer, grid)
 
 
-def approximate(
-    weight: Any,
-    shape: Any,
-    boundary: str = "zero",
-    model: str = "best",
-    layout: str = "oihw",
-    *,
-    stride: Any = 1,
-    dilation: Any = 1,
-    groups: Any = 1,
-    padding: Any = None,
-    output_padding: Any = 0,
-    transposed: bool = False,
-) -> np.ndarray:
+@takes_layer("zero")
+def approximate(layer: Conv, model: str = "best") -> np.ndarray:
     """Approximate singular values of a zero-padded convolution from symbol samples.
+
+    With ``boundary="zero"`` the zero-padded spectrum is approximated with ``model``;
+    with ``boundary="periodic"`` the exact periodic spectrum is returned (every model
+    coincides). Which models take which layers is in the module docstring; the others
+    raise a ``ValueError`` naming the option.
 
     Parameters
     ----------
-    weight : array_like or Conv
-        Real weights in ``layout`` (1 to 3 spatial dimensions), or a validated layer.
-    shape : int or tuple of int
-        Input size.
-    boundary : {"zero", "periodic"}
-        ``"zero"``: approximate the zero-padded spectrum with ``model``.
-        ``"periodic"``: the exact periodic spectrum (every model coincides).
     model : {"best", "circular", "mixture", "mixture_top"}
         See the module docstring; ``"best"`` is :data:`BEST`.
-    layout : {"oihw", "hwio"}
-        Weight layout.
-    stride, dilation, groups, padding, output_padding, transposed
-        The layer, as for :func:`convbench.singular_values`. Which models take which
-        layers is in the module docstring; the others raise a ``ValueError`` naming
-        the option.
 
     Returns
     -------
@@ -386,23 +293,12 @@ def approximate(
         For a model that does not describe the layer, naming the option; or when the
         kernel does not fit the input's torus (every model samples the symbol there).
     """
-    if boundary not in BOUNDARIES:
-        raise ValueError(f"boundary must be one of {BOUNDARIES}; got {boundary!r}")
     if model == "best":
         model = BEST
     if model not in MODELS:
         raise ValueError(f"model must be 'best' or one of {MODELS}; got {model!r}")
-    options = {
-        "stride": stride,
-        "dilation": dilation,
-        "groups": groups,
-        "padding": padding,
-        "output_padding": output_padding,
-        "transposed": transposed,
-    }
-    layer = _layer(weight, shape, None, boundary, layout, options)
     periodic = _periodic_twin(layer, model)
-    if boundary == "periodic":
+    if layer.boundary == "periodic":
         return _grid_values(periodic.polyphase())
     if model == "circular":
         if periodic.out_shape != layer.out_shape:
@@ -422,41 +318,26 @@ def approximate(
     return np.ascontiguousarray(values)
 
 
+@takes_layer("zero", boundaries=("zero",))
 def compare_models(
-    weight: Any,
-    shape: Any,
+    layer: Conv,
     models: tuple[str, ...] = MODELS,
-    layout: str = "oihw",
     *,
     exact: np.ndarray | None = None,
     memory_budget: int | float | str | None = None,
-    stride: Any = 1,
-    dilation: Any = 1,
-    groups: Any = 1,
-    padding: Any = None,
-    output_padding: Any = 0,
-    transposed: bool = False,
 ) -> list[dict[str, Any]]:
     """Every model against the exact zero-padded spectrum for one layer.
 
     Parameters
     ----------
-    weight : array_like or Conv
-        Real weights in ``layout``, or a validated layer.
-    shape : int or tuple of int
-        Input size.
     models : tuple of str
         Models to evaluate (``"best"`` allowed).
-    layout : {"oihw", "hwio"}
-        Weight layout.
     exact : numpy.ndarray, optional
         The exact zero-padded spectrum if already known; otherwise it is computed by a
         dense SVD of the assembled operator (as ``singular_values(...,
         method="explicit", boundary="zero")`` does).
     memory_budget : int, float, str, optional
         Memory budget for the dense SVD.
-    stride, dilation, groups, padding, output_padding, transposed
-        The layer, as for :func:`convbench.singular_values`.
 
     Returns
     -------
@@ -466,24 +347,13 @@ def compare_models(
         the measures of :func:`convbench.errors.spectrum_errors` (``mean_abs``, ``rms``,
         ``max_abs``, ``rel_sigma_max``, ``rel_frobenius``).
     """
-    options = {
-        "stride": stride,
-        "dilation": dilation,
-        "groups": groups,
-        "padding": padding,
-        "output_padding": output_padding,
-        "transposed": transposed,
-    }
-    layer = _layer(weight, shape, None, "zero", layout, options)
-    if layer.boundary != "zero":
-        layer = layer.with_boundary("zero")
     if exact is None:  # what singular_values(..., method="explicit") computes
         exact = dense_singular_values(assemble(layer), memory_budget=memory_budget)
     n, m = (*layer.shape, 1)[:2]
     kh, kw = (*layer.kernel, 1)[:2]
     records = []
     for model in models:
-        errors = spectrum_errors(approximate(layer, layer.shape, "zero", model), exact)
+        errors = spectrum_errors(approximate(layer, model=model), exact)
         records.append(
             {
                 "model": model,

@@ -94,12 +94,11 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import scipy.linalg
 
-from .layer import Conv, Polyphase, _tuple, _weight, as_layer
+from .layer import Conv, Polyphase, takes_layer
 from .symbols import symbol_points
 
 __all__ = [
@@ -161,48 +160,16 @@ class NormBound:
         return self.upper
 
 
-def torus_layer(
-    weight: Any,
-    layout: str = "oihw",
-    *,
-    stride: Any = 1,
-    dilation: Any = 1,
-    groups: Any = 1,
-    padding: Any = None,
-    output_padding: Any = 0,
-    transposed: bool = False,
-) -> Conv:
-    """The periodic layer on a torus large enough that no polyphase tap folds.
+def torus_layer(layer: Conv) -> Conv:
+    """The periodic layer on a torus large enough that no polyphase tap folds
+    (:meth:`convbench.layer.Conv.torus`).
 
     Its :meth:`~convbench.layer.Conv.polyphase` kernel is the layer's polyphase symbol
-    for every input size (the coarse grid exceeds the taps' range). A :class:`Conv`
-    ``weight`` gives its own arguments.
+    for every input size (the coarse grid exceeds the taps' range).
     """
-    if isinstance(weight, Conv):
-        layer = weight
-        w, stride, dilation, groups = layer.weight, layer.stride, layer.dilation, layer.groups
-        padding, output_padding = layer.padding, layer.output_padding
-        transposed = layer.transposed
-    else:
-        w = _weight(weight, layout)
-    d = w.ndim - 2
-    stride_t = _tuple(stride, d, "stride", minimum=1)
-    dil_t = _tuple(dilation, d, "dilation", minimum=1)
-    extent = [dl * (k - 1) + 1 for k, dl in zip(w.shape[2:], dil_t, strict=True)]
-    # coarse grid extent + 2 > the taps' coarse range, which is at most (extent-1)//s + 2
-    coarse = [e + 2 for e in extent]
-    shape = coarse if transposed else [c * s for c, s in zip(coarse, stride_t, strict=True)]
-    return Conv.build(
-        w,
-        tuple(shape),
-        stride=stride_t,
-        dilation=dil_t,
-        groups=groups,
-        padding=padding,
-        output_padding=output_padding,
-        transposed=transposed,
-        boundary="periodic",
-    )
+    if not isinstance(layer, Conv):
+        raise TypeError(f"torus_layer takes a Conv (convbench.as_layer); got {type(layer)}")
+    return layer.torus()
 
 
 def symbol_norms(poly: Polyphase, points: np.ndarray) -> np.ndarray:
@@ -362,16 +329,10 @@ def coefficient_bound(poly: Polyphase) -> float:
     return float(value.max())
 
 
+@takes_layer(torus=True)
 def spectral_norm_bound(
-    weight: Any,
-    layout: str = "oihw",
+    layer: Conv,
     *,
-    stride: Any = 1,
-    dilation: Any = 1,
-    groups: Any = 1,
-    padding: Any = None,
-    output_padding: Any = 0,
-    transposed: bool = False,
     rtol: float = 1e-9,
     grid: int = 32,
     max_levels: int = 40,
@@ -381,18 +342,11 @@ def spectral_norm_bound(
     Valid for ``boundary="zero"`` and ``"periodic"`` and every input the layer accepts
     (see the module docstring for the argument): the maximum over the torus of the
     polyphase symbol's block norms, the largest over the groups. A transposed layer
-    has the norm of its forward adjoint.
+    has the norm of its forward adjoint. Neither the input size, the boundary nor the
+    padding changes the bound.
 
     Parameters
     ----------
-    weight : array_like or Conv
-        Real weights in ``layout`` (1 to 3 spatial dimensions), or a validated layer
-        (the layer arguments are then its own; its input size is not used).
-    layout : {"oihw", "hwio"}
-        Weight layout.
-    stride, dilation, groups, padding, output_padding, transposed
-        The layer, as for :func:`convbench.singular_values`. The padding does not
-        change the bound.
     rtol : float
         Stop once ``upper <= (1 + rtol) * lower``: the bound is then within ``rtol`` of
         the symbol's maximum over the torus.
@@ -423,16 +377,7 @@ def spectral_norm_bound(
     >>> strided >= cb.singular_values(w, 9, stride=2, method="explicit", boundary="zero")[0]
     True
     """
-    torus = torus_layer(
-        weight,
-        layout,
-        stride=stride,
-        dilation=dilation,
-        groups=groups,
-        padding=padding,
-        output_padding=output_padding,
-        transposed=transposed,
-    )
+    torus = layer.torus()
     if (
         isinstance(rtol, bool)
         or not isinstance(rtol, (int, float))
@@ -644,20 +589,8 @@ def _cholesky_margin(r: int, shift: float, diag: np.ndarray) -> float:
     return float(np.max(gamma / (1 - gamma) * trace + 2 * _UNIT * (abs(shift) + top)))
 
 
-def size_bound(
-    weight: Any,
-    shape: Any = None,
-    layout: str = "oihw",
-    *,
-    stride: Any = 1,
-    dilation: Any = 1,
-    groups: Any = 1,
-    padding: Any = None,
-    output_padding: Any = 0,
-    transposed: bool = False,
-    boundary: str = "zero",
-    rtol: float = 1e-6,
-) -> SizeBound:
+@takes_layer("zero")
+def size_bound(layer: Conv, *, rtol: float = 1e-6) -> SizeBound:
     """Certified upper bound on ``sigma_max`` of a layer at one input size.
 
     The zero-padded layer is a compression of the periodic layer on the torus
@@ -673,22 +606,13 @@ def size_bound(
     fails gets its own top eigenvalue, which raises ``c``, and is certified again. Where
     the Gram coefficients' rounding slack is not well below ``rtol`` (tiny or badly
     scaled blocks) the blocks' SVDs are taken instead, with LAPACK's rounding margin.
+    A periodic layer's bound is its own norm, certified.
 
     Unlike :func:`spectral_norm_bound` (the torus maximum ``M``, every input size), the
     bound holds for this input size only, and it is at most ``M`` (up to ``rtol``).
 
     Parameters
     ----------
-    weight : array_like or Conv
-        Real weights in ``layout``, or a validated layer (its own arguments and size).
-    shape : int or tuple of int
-        Input size (ignored for a :class:`Conv`).
-    layout : {"oihw", "hwio"}
-        Weight layout.
-    stride, dilation, groups, padding, output_padding, transposed
-        The layer, as for :func:`convbench.singular_values`.
-    boundary : {"zero", "periodic"}
-        The layer's boundary; a periodic layer's bound is its own norm, certified.
     rtol : float
         The certified bound is within about ``rtol/2`` of the torus' norm.
 
@@ -707,14 +631,6 @@ def size_bound(
     >>> bool(exact <= b.upper <= cb.spectral_norm_bound(w, stride=2).upper)
     True
     """
-    if isinstance(weight, Conv):
-        layer = weight
-    else:
-        if shape is None:
-            raise TypeError("shape is required unless weight is a Conv")
-        layer = as_layer(weight, shape, layout=layout, stride=stride, dilation=dilation,
-                         groups=groups, padding=padding, output_padding=output_padding,
-                         transposed=transposed, boundary=boundary)
     if (
         isinstance(rtol, bool)
         or not isinstance(rtol, (int, float))
@@ -723,7 +639,7 @@ def size_bound(
     ):
         raise ValueError(f"rtol must be a number in (0, 1); got {rtol!r}")
     torus = embedding_torus(layer)
-    poly = _compact(torus_layer(layer).polyphase())
+    poly = _compact(layer.torus().polyphase())
     coarse = tuple(n // s for n, s in zip(torus, layer.stride, strict=True))
     points = _grid_points(poly, coarse)
     r, c = poly.kernel.shape[1:3]

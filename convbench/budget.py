@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from .krylov import block_parameters
 from .routes import block_route
 
 __all__ = [
@@ -161,7 +162,9 @@ _DENSE_FLOP_RATE = 8e9  # flop/s of LAPACK gesdd on a large real matrix
 _STREAM_RATE = 1.5e9  # bytes/s for allocation-heavy numpy passes
 _FFT_RATE = 2.5e9  # flop/s of numpy's pocketfft on big batched 2-D transforms
 _SPARSE_NNZ_RATE = 2e7  # nonzeros per second when assembling the sparse operator
-_SVDS_MATVEC_RATE = 3e8  # nonzeros per second in ARPACK matvecs (with Python overhead)
+# nonzeros per second and column in the sparse products of a block of columns (measured
+# about 5.6e8 with 6 columns, 32 channels at n = 48; the index reads are shared)
+_BLOCK_NNZ_RATE = 4e8
 
 FOURIER_METHODS = ("lfa", "fft", "fftw")
 #: Nonzeros above which ``method="explicit"`` with ``top_k`` uses the matrix-free operator
@@ -191,6 +194,14 @@ def _as_layer(layer: Any, *args: Any, boundary: str = "periodic") -> Any:
         return layer
     cout, cin, n, m, kh, kw = (layer, *args)[:6]
     return Conv.build(np.zeros((cout, cin, kh, kw)), (n, m), boundary=boundary)
+
+
+def _bound(layer: Any, function: str, boundary: str) -> Any:
+    """The layer of ``estimate(method, layer, boundary=...)``: a ``Conv`` whose own
+    boundary differs is a ``TypeError``, as in every public function."""
+    from .layer import bind_layer
+
+    return bind_layer(layer, function=function, boundary=boundary)
 
 
 #: Steps of a path that :func:`estimate` can predict on their own.
@@ -237,7 +248,8 @@ def estimate(
     top_k : int or None
         Number of largest singular values requested (``None``: all).
     boundary : str, optional
-        ``"periodic"`` or ``"zero"``; default the layer's own.
+        ``"periodic"`` or ``"zero"`` of the six numbers' layer (default
+        ``"periodic"``); a ``Conv`` keeps its own (a different one is a ``TypeError``).
     stage : {"all", "transform", "svd"}
         The whole computation, or one of its two steps: ``"transform"`` builds the
         symbol (``lfa``, ``fft``, ``fftw``; ``fast``: its half plane) or the sparse
@@ -260,8 +272,8 @@ def estimate(
         if len(args) < 5:
             raise TypeError("estimate(method, cout, cin, n, m, kh, kw) needs all six numbers")
         layer = _as_layer(layer, *args[:5], boundary=boundary or "periodic")
-    elif boundary is not None and layer.boundary != boundary:
-        layer = layer.with_boundary(boundary)
+    elif boundary is not None:  # a Conv keeps its own boundary
+        layer = _bound(layer, "estimate", boundary)
     if stage not in STAGES:
         raise ValueError(f"stage must be one of {STAGES}; got {stage!r}")
     if precision not in ("double", "single"):
@@ -337,38 +349,35 @@ def estimate(
             seconds += (4.0 * big * small * small) / _DENSE_FLOP_RATE + 8 * rows * cols / (
                 _STREAM_RATE
             )
-        elif nnz > MATRIX_FREE_NNZ:
-            # convbench.operators: per-tap GEMMs, no sparse matrix; k = 1 keeps four
-            # Lanczos vectors, k > 1 keeps ARPACK's ncv vectors
+        elif top_k == 1 and nnz > MATRIX_FREE_NNZ:
+            # convbench.operators.golub_kahan_top: per-tap GEMMs, no sparse matrix, four
+            # Lanczos vectors, the padded input and output of a matvec, one 32 MiB chunk
+            # and the 64 MiB symbol chunk of the start vector's maximiser search
             big = max(rows, cols)
-            ncv = 0 if top_k == 1 else min(max(2 * top_k + 1, 20), min(rows, cols))
-            # vectors, the padded input and output of a matvec, one 32 MiB chunk and
-            # the 64 MiB symbol chunk of the start vector's maximiser search
-            nbytes = 8 * (8 * big + ncv * min(rows, cols)) + 96 * 2**20
-            # k = 1 stops on the top Ritz pair's residual: the top values crowd like
-            # 1/n^2, and the steps grow about like n (measured 220 at n = 64 and 380 at
+            nbytes = 8 * 8 * big + 96 * 2**20
+            # it stops on the top Ritz pair's residual: the top values crowd like 1/n^2,
+            # and the steps grow about like n (measured 220 at n = 64 and 380 at
             # n = 128, 64 channels, rtol 1e-9; taken as 60 + 4 n)
-            side = max(layer.shape)
-            pairs = 60 + 4 * side if top_k == 1 else max(300, math.prod(layer.shape) / 8, side**1.5)
-            per_pair = 4.0 * nnz / _MATRIX_FREE_FLOP_RATE
-            if not layer.is_plain:
-                # the general operator gathers and scatters each tap's positions: memory
-                # traffic of the input and output per tap, twice per pair
-                vectors = layer.rows + layer.cols
-                per_pair += 4 * 8 * vectors * math.prod(layer.kernel) / _STREAM_RATE
-            stages = (0.0, pairs * per_pair)
-            seconds = stages[1]
-            return Estimate(int(1.1 * nbytes), float(seconds if stage != "transform" else 0.0))
+            pairs = 60 + 4 * max(layer.shape)
+            stages = (0.0, pairs * _matrix_free_pair(layer, nnz))
+            return Estimate(int(1.1 * nbytes), float(stages[1] if stage != "transform" else 0.0))
         else:
-            ncv = min(max(2 * top_k + 1, 20), min(rows, cols))
-            nbytes = sparse + 8 * ncv * (rows + cols) * 2
-            # Lanczos on A^T A: a few hundred matvec pairs for well separated extremes,
-            # more as the top of the spectrum crowds (measured ~n*m/16 pairs at 1 to 16
-            # channels for n = 64 ... 512; taken as n*m/8)
-            # (1-D layers crowd fastest for their size: ~n^1.5 pairs, measured 227,061 at
-            # n = 4096)
-            pairs = max(300, math.prod(layer.shape) / 8, max(layer.shape) ** 1.5)
-            seconds += pairs * 2 * nnz / _SVDS_MATVEC_RATE
+            # convbench.krylov: block Lanczos on the smaller side, b = top_k + margin
+            # columns per step, a basis of `basis` vectors, and per step the block's
+            # images on both sides plus the final check on A (a few blocks)
+            small, big = min(rows, cols), max(rows, cols)
+            b, basis = block_parameters(top_k, small)
+            vectors = 8 * (basis * small + 3 * b * (small + big))
+            steps = _block_steps(layer)
+            # full reorthogonalisation: CGS twice against at most `basis` vectors
+            orthogonalize = steps * 8.0 * small * basis * b / _DENSE_FLOP_RATE
+            if nnz > MATRIX_FREE_NNZ:
+                nbytes = vectors + 96 * 2**20  # a 32 MiB chunk, the 64 MiB symbol chunk
+                stages = (0.0, steps * b * _matrix_free_pair(layer, nnz) + orthogonalize)
+                seconds = stages[1]
+                return Estimate(int(1.1 * nbytes), float(seconds if stage != "transform" else 0.0))
+            nbytes = sparse + vectors
+            seconds += steps * b * 2 * nnz / _BLOCK_NNZ_RATE + orthogonalize
         stages = (assemble, seconds - assemble)
         if stage == "transform":
             nbytes = sparse
@@ -380,6 +389,26 @@ def estimate(
         seconds = stages[0] if stage == "transform" else stages[1]
     # 10% for interpreter, LAPACK workspace and allocator overhead
     return Estimate(int(1.1 * nbytes), float(seconds))
+
+
+def _block_steps(layer: Any) -> float:
+    """Block steps of :mod:`convbench.krylov` on a zero-padded layer: like the largest
+    side ``n`` in 2-D and 3-D (measured 63, 97 and 129 at n = 32, 48 and 64 with 8
+    channels and 443 at n = 96 with 4, top_k = 2), like ``n^1.5`` in 1-D (113 and 929
+    at n = 256 and 1024): ``max(40 + 3 n, n^1.5 / 32)``."""
+    side = max(layer.shape)
+    return max(40.0 + 3.0 * side, side**1.5 / 32)
+
+
+def _matrix_free_pair(layer: Any, nnz: int) -> float:
+    """Seconds of one matrix-vector pair of the matrix-free operator."""
+    per_pair = 4.0 * nnz / _MATRIX_FREE_FLOP_RATE
+    if not layer.is_plain:
+        # the general operator gathers and scatters each tap's positions: memory
+        # traffic of the input and output per tap, twice per pair
+        vectors = layer.rows + layer.cols
+        per_pair += 4 * 8 * vectors * math.prod(layer.kernel) / _STREAM_RATE
+    return per_pair
 
 
 def _coarse_taps(layer: Any) -> tuple[int, ...]:
@@ -435,8 +464,8 @@ def feasibility(
     """
     if args:
         layer = _as_layer(layer, *args[:5], boundary=boundary or "periodic")
-    elif boundary is not None and layer.boundary != boundary:
-        layer = layer.with_boundary(boundary)
+    elif boundary is not None:  # a Conv keeps its own boundary
+        layer = _bound(layer, "feasibility", boundary)
     est = estimate(method, layer, top_k=top_k, stage=stage, precision=precision)
     what = method if stage == "all" else f"{method} ({stage})"
     size = "x".join(map(str, layer.shape))

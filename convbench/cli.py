@@ -50,7 +50,7 @@ from typing import Any
 import numpy as np
 
 from . import __version__
-from .bounds import spectral_norm_bound, torus_layer
+from .bounds import spectral_norm_bound
 from .budget import BudgetError, format_bytes
 from .fast import check_threads
 from .layer import Conv, as_layer
@@ -258,7 +258,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="the full input shape, batch and channels included: 1x3x224x224")
     md.add_argument("--boundary", choices=("zero", "periodic"), default="zero",
                     help="sigma_max as the layers compute (zero, default) or on the torus")
-    md.add_argument("--threads", type=int, help="threads of the periodic spectra")
+    md.add_argument("--threads", type=int,
+                    help="threads in all (default: every core): that many layers at once, "
+                    "one BLAS thread each")
     md.add_argument("--csv", type=Path, help="write the table as CSV")
     md.add_argument("--json", type=Path, help="write the report as JSON")
     md.add_argument("--force", action="store_true", help="overwrite existing --csv/--json")
@@ -559,16 +561,14 @@ def _spectrum(args: argparse.Namespace) -> int:
     if args.method in ("lfa", "fft", "fftw") and args.top_k is None and args.boundary == "periodic":
         # the two stages separately, through the same public functions
         extra = {"threads": threads, "planner_effort": args.planner_effort}
-        blocks = symbol(layer, layer.shape, method=args.method, **options, **extra)
+        blocks = symbol(layer, method=args.method, **options, **extra)
         mid = time.perf_counter()
         values = block_singular_values(blocks)
         stages = [("transform", mid - start), ("svd + sort", time.perf_counter() - mid)]
     else:
         values = singular_values(
             layer,
-            layer.shape,
             method=args.method,
-            boundary=args.boundary,
             top_k=args.top_k,
             threads=threads,
             planner_effort=args.planner_effort,
@@ -632,7 +632,7 @@ def _summarize(args: argparse.Namespace) -> int:
 def _bound(args: argparse.Namespace) -> int:
     w, d, g = _weight(args)
     # the layer on a torus where no polyphase tap wraps: its input size is not used
-    layer = torus_layer(w, args.layout, groups=g, **_options(args, d))
+    layer = Conv.build(w, None, layout=args.layout, groups=g, **_options(args, d))
     start = time.perf_counter()
     b = spectral_norm_bound(layer, rtol=args.rtol)
     seconds = time.perf_counter() - start

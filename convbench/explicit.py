@@ -10,7 +10,6 @@ transposed layer's matrix is the transpose of its forward adjoint's) for a
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import numpy as np
 import scipy.linalg
@@ -18,7 +17,8 @@ import scipy.sparse
 import scipy.sparse.linalg
 
 from .budget import check_memory, nonzeros
-from .layer import BOUNDARIES, Conv, as_layer
+from .krylov import certified_top_values
+from .layer import BOUNDARIES, Conv, takes_layer
 from .svd import sort_descending
 
 __all__ = [
@@ -27,7 +27,6 @@ __all__ = [
     "sparse_top_k",
     "unrolled",
 ]
-
 
 
 def _reads(layer: Conv, dim: int, tap: int) -> tuple[np.ndarray, np.ndarray]:
@@ -42,34 +41,16 @@ def _reads(layer: Conv, dim: int, tap: int) -> tuple[np.ndarray, np.ndarray]:
     return p[keep], src[keep]
 
 
+@takes_layer()
 def unrolled(
-    weight: Any,
-    shape: Any,
-    boundary: str = "periodic",
-    layout: str = "oihw",
+    layer: Conv,
     *,
-    stride: Any = 1,
-    dilation: Any = 1,
-    groups: Any = 1,
-    padding: Any = None,
-    output_padding: Any = 0,
-    transposed: bool = False,
     memory_budget: int | float | str | None = None,
 ) -> scipy.sparse.csr_matrix:
     """The layer as a sparse ``(cout*prod(out), cin*prod(shape))`` CSR matrix.
 
     Parameters
     ----------
-    weight : array_like or Conv
-        Real weights in ``layout`` (1 to 3 spatial dimensions), or a validated layer.
-    shape : int or tuple of int
-        Input size.
-    boundary : {"periodic", "zero"}
-        Wrap around (``padding_mode='circular'``) or the layer's own zero padding.
-    layout : {"oihw", "hwio"}
-        Weight layout.
-    stride, dilation, groups, padding, output_padding, transposed
-        The layer, as for :func:`convbench.singular_values`.
     memory_budget : int, float, str, optional
         Memory budget (see :mod:`convbench.budget`).
 
@@ -79,18 +60,6 @@ def unrolled(
         float64 operator acting on the input flattened as ``(cin, *shape)`` and giving
         the output flattened as ``(cout, *out_shape)``.
     """
-    layer = as_layer(
-        weight,
-        shape,
-        layout=layout,
-        stride=stride,
-        dilation=dilation,
-        groups=groups,
-        padding=padding,
-        output_padding=output_padding,
-        transposed=transposed,
-        boundary=boundary,
-    )
     check_memory(
         40 * nonzeros(layer),
         memory_budget,
@@ -167,20 +136,25 @@ def dense_singular_values(
 def sparse_top_k(
     operator: scipy.sparse.spmatrix | scipy.sparse.sparray | scipy.sparse.linalg.LinearOperator,
     k: int,
+    *,
+    rtol: float = 1e-12,
+    maxiter: int = 1000,
+    what: str = "the sparse operator",
 ) -> np.ndarray:
-    """The ``k`` largest singular values by ARPACK Lanczos (``svds``), descending.
+    """The ``k`` largest singular values by certified block Lanczos, descending.
 
-    Falls back to the dense SVD when ``k`` is not smaller than the operator's
-    smaller dimension (ARPACK requires ``k < min(shape)``).
+    :func:`convbench.krylov.certified_top_values`: every copy of a repeated value, each
+    value within ``rtol`` times the largest, or a
+    :class:`~convbench.krylov.ConvergenceWarning` naming those that are not after
+    ``maxiter`` block steps. The default ``rtol`` is near machine precision: this
+    route serves operators below :data:`convbench.budget.MATRIX_FREE_NNZ` nonzeros, where
+    it costs about 1.3 times the ``1e-9`` of the matrix-free route. Falls back to the
+    dense SVD when ``k`` is not smaller than the operator's smaller dimension (refused
+    for a ``LinearOperator``).
     """
     rows, cols = operator.shape
     if k >= min(rows, cols):
         if isinstance(operator, scipy.sparse.linalg.LinearOperator):
             raise ValueError(f"top_k={k} must be smaller than min(shape)={min(rows, cols)}")
         return dense_singular_values(operator)[:k]
-    v0 = np.random.default_rng(0).standard_normal(min(rows, cols))
-    values = scipy.sparse.linalg.svds(
-        operator, k=k, which="LM", return_singular_vectors=False, v0=v0
-    )
-    return sort_descending(values)
-
+    return certified_top_values(operator, k, rtol=rtol, maxiter=maxiter, what=what)

@@ -76,7 +76,7 @@ import scipy.linalg.blas
 
 from . import ordering, routes
 from .budget import check_memory, estimate_bytes
-from .layer import as_layer
+from .layer import Conv, takes_layer
 from .routes import (
     GRAM_COEF_ASPECT,
     GRAM_SOA_MAX,
@@ -1024,10 +1024,9 @@ class HalfPlaneSymbol:
         return sum(blocks.nbytes for blocks, _ in self.chunks)
 
 
+@takes_layer(boundaries=("periodic",))
 def half_plane_symbol(
-    weight: Any,
-    shape: int | tuple[int, int],
-    layout: str = "oihw",
+    layer: Conv,
     *,
     precision: str = "double",
     memory_budget: int | float | str | None = None,
@@ -1037,14 +1036,11 @@ def half_plane_symbol(
     One thread, chunk by chunk as :func:`fast_singular_values` writes them, but all
     kept: about half the memory of :func:`convbench.symbol`.
 
+    The layer is the plain 2-D one (forward, stride 1, undilated, ungrouped, 'same'
+    padding); others raise a ``ValueError``.
+
     Parameters
     ----------
-    weight : array_like
-        Real 4-D weights in ``layout``.
-    shape : int or tuple of int
-        Input size ``n`` or ``(n, m)``.
-    layout : {"oihw", "hwio"}
-        Weight layout.
     precision : {"double", "single"}
         complex128 or complex64 blocks.
     memory_budget : int, float, str, optional
@@ -1055,7 +1051,6 @@ def half_plane_symbol(
     HalfPlaneSymbol
         The blocks; :func:`half_plane_values` turns them into the spectrum.
     """
-    layer = as_layer(weight, shape, layout=layout)
     if not layer.is_plain:
         raise ValueError(
             "half_plane_symbol takes the plain 2-D layer's weight (cout, cin, kh, kw); "

@@ -22,127 +22,38 @@ and the two have the same singular values (the operator matrix is transposed).
 
 from __future__ import annotations
 
+import functools
+import inspect
 import math
-import numbers
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
-from .weights import LAYOUTS
+from .arguments import (
+    ANNOTATIONS,
+    BOUNDARIES,
+    DEFAULTS,
+    LAYER_KEYWORDS,
+    LayerDefault,
+    _padding,
+    _torus_size,
+    _tuple,
+    _weight,
+    add_layer_docs,
+    check_boundary,
+    check_groups,
+    check_layout,
+    check_transposed,
+    normalise,
+    refuse_boundary,
+)
 
-__all__ = ["BOUNDARIES", "Conv", "as_layer"]
+__all__ = ["BOUNDARIES", "LAYER_KEYWORDS", "Conv", "as_layer", "bind_layer", "takes_layer"]
 
-#: Boundary conditions: the layer's own zero padding, or the torus.
-BOUNDARIES = ("periodic", "zero")
-_PAD_WORDS = ("same", "valid")
-
-
-def _is_int(v: Any) -> bool:
-    return isinstance(v, (numbers.Integral, np.integer)) and not isinstance(v, bool)
-
-
-def _tuple(value: Any, d: int, name: str, *, minimum: int) -> tuple[int, ...]:
-    """An int or a d-tuple of ints, each at least ``minimum``, as a d-tuple."""
-    if _is_int(value):
-        vals: tuple = (value,) * d
-    elif isinstance(value, (tuple, list)) or (isinstance(value, np.ndarray) and value.ndim == 1):
-        vals = tuple(value)
-        if len(vals) != d:
-            raise ValueError(
-                f"{name} must be an int or a tuple of {d} ints for a {d}-D layer; "
-                f"got {len(vals)} values {tuple(value)!r}"
-            )
-    else:
-        raise TypeError(f"{name} must be an int or a tuple of {d} ints; got {value!r}")
-    for v in vals:
-        if not _is_int(v):
-            raise TypeError(f"{name} entries must be integers; got {v!r}")
-        if v < minimum:
-            word = "positive" if minimum == 1 else "non-negative"
-            raise ValueError(f"{name} entries must be {word}; got {tuple(vals)!r}")
-    return tuple(int(v) for v in vals)
-
-
-def _weight(weight: Any, layout: str) -> np.ndarray:
-    """Real finite float64 weights in PyTorch order ``(w0, w1, *kernel)``, 3 to 5-D."""
-    if layout not in LAYOUTS:
-        raise ValueError(f"layout must be one of {LAYOUTS}; got {layout!r}")
-    try:
-        arr = np.asarray(weight)
-    except Exception as exc:  # ragged nested lists and similar
-        raise TypeError(f"weight must be a numeric array: {exc}") from exc
-    if arr.dtype == object or not (
-        np.issubdtype(arr.dtype, np.integer)
-        or np.issubdtype(arr.dtype, np.floating)
-        or arr.dtype == np.bool_
-    ):
-        if np.issubdtype(arr.dtype, np.complexfloating):
-            raise TypeError(f"weight must be real; got complex dtype {arr.dtype}")
-        raise TypeError(f"weight must be a real numeric array; got dtype {arr.dtype}")
-    if not 3 <= arr.ndim <= 5:
-        expected = (
-            "(cout, cin/groups, *kernel)" if layout == "oihw" else "(*kernel, cin/groups, cout)"
-        )
-        raise ValueError(
-            f"weight must have 1 to 3 spatial dimensions, {expected} for layout={layout!r} "
-            f"(3-D to 5-D); got {arr.ndim}-D with shape {arr.shape}"
-        )
-    if 0 in arr.shape:
-        raise ValueError(f"weight has an empty dimension: shape {arr.shape}")
-    if layout == "hwio":
-        d = arr.ndim - 2
-        arr = arr.transpose(d + 1, d, *range(d))
-    arr = np.ascontiguousarray(arr, dtype=np.float64)
-    if not np.all(np.isfinite(arr)):
-        raise ValueError("weight contains non-finite values (nan or inf)")
-    return arr
-
-
-def _padding(
-    padding: Any, d: int, kernel: tuple[int, ...], dilation: tuple[int, ...], transposed: bool
-) -> tuple[tuple[int, int], ...]:
-    """Per-dimension ``(before, after)`` pads from the user's ``padding``."""
-    if padding is None:
-        padding = 0 if transposed else "same"
-    if isinstance(padding, str):
-        if transposed:
-            raise ValueError(
-                f"padding={padding!r} is not accepted for transposed layers: use an int or "
-                "a tuple, as ConvTranspose does"
-            )
-        if padding not in _PAD_WORDS:
-            raise ValueError(f"padding must be 'same', 'valid', an int or a tuple; got {padding!r}")
-        if padding == "valid":
-            return ((0, 0),) * d
-        totals = [dl * (k - 1) for k, dl in zip(kernel, dilation, strict=True)]
-        return tuple((t // 2, t - t // 2) for t in totals)
-    if _is_int(padding):
-        if padding < 0:
-            raise ValueError(f"padding must be non-negative; got {padding}")
-        return ((int(padding), int(padding)),) * d
-    if not isinstance(padding, (tuple, list)):
-        raise TypeError(f"padding must be 'same', 'valid', an int or a tuple; got {padding!r}")
-    items = tuple(padding)
-    if all(_is_int(p) for p in items):
-        sym = _tuple(items, d, "padding", minimum=0)
-        return tuple((p, p) for p in sym)
-    if len(items) != d or not all(isinstance(p, (tuple, list)) for p in items):
-        raise ValueError(
-            f"padding must be an int, a tuple of {d} ints, or {d} (before, after) pairs; "
-            f"got {padding!r}"
-        )
-    pairs = []
-    for p in items:
-        if len(p) != 2:
-            raise ValueError(f"padding pairs must be (before, after); got {p!r} in {padding!r}")
-        before, after = _tuple(tuple(p), 2, "padding", minimum=0)
-        pairs.append((before, after))
-    if transposed and any(b != a for b, a in pairs):
-        # ONNX ConvTranspose allows it (the full output cropped unevenly); kept general
-        pass
-    return tuple(pairs)
-
+#: The layer keywords a weight needs besides its layout and boundary, in signature order.
+LAYER_OPTIONS = ("stride", "dilation", "groups", "padding", "output_padding", "transposed")
 
 @dataclass(frozen=True, eq=False)
 class Conv:
@@ -199,28 +110,28 @@ class Conv:
         transposed: bool = False,
         boundary: str = "periodic",
     ) -> Conv:
-        """Validate the user's arguments and build the layer (see :func:`as_layer`)."""
-        if boundary not in BOUNDARIES:
-            raise ValueError(f"boundary must be one of {BOUNDARIES}; got {boundary!r}")
-        if not isinstance(transposed, (bool, np.bool_)):
-            raise TypeError(f"transposed must be True or False; got {transposed!r}")
-        w = _weight(weight, layout)
+        """Validate the user's arguments and build the layer (see :func:`as_layer`).
+
+        ``shape=None`` puts the layer on the smallest torus where no polyphase tap wraps
+        around (:meth:`torus`'s size), for results that do not depend on the size.
+        """
+        boundary = check_boundary(boundary)
+        transposed = check_transposed(transposed)
+        w = _weight(weight, check_layout(layout))
         d = w.ndim - 2
-        size = _tuple(shape, d, "shape", minimum=1)
         stride_t = _tuple(stride, d, "stride", minimum=1)
         dil_t = _tuple(dilation, d, "dilation", minimum=1)
-        if not _is_int(groups):
-            raise TypeError(f"groups must be a positive integer; got {groups!r}")
-        if groups < 1:
-            raise ValueError(f"groups must be a positive integer; got {groups}")
-        groups = int(groups)
+        if shape is None:
+            shape = _torus_size(w.shape[2:], stride_t, dil_t, transposed)
+        size = _tuple(shape, d, "shape", minimum=1)
+        groups = check_groups(groups)
         kernel = tuple(int(k) for k in w.shape[2:])
         first = "cin" if transposed else "cout"
         if w.shape[0] % groups:
             raise ValueError(
                 f"groups={groups} must divide the weight's first axis ({first}={w.shape[0]})"
             )
-        pads = _padding(padding, d, kernel, dil_t, bool(transposed))
+        pads = _padding(padding, d, kernel, dil_t, transposed)
         out_pad = _tuple(output_padding, d, "output_padding", minimum=0)
         if not transposed and any(out_pad):
             raise ValueError("output_padding applies to transposed layers only")
@@ -230,9 +141,7 @@ class Conv:
                     f"output_padding {out_pad} must be smaller than the stride {stride_t} "
                     f"or the dilation {dil_t} in each dimension"
                 )
-        layer = cls(
-            w, size, stride_t, dil_t, groups, pads, out_pad, bool(transposed), boundary
-        )
+        layer = cls(w, size, stride_t, dil_t, groups, pads, out_pad, transposed, boundary)
         layer._check_sizes()
         return layer
 
@@ -403,19 +312,28 @@ class Conv:
             and self.padding == same
         )
 
+    @property
+    def options(self) -> dict[str, Any]:
+        """The layer keywords that rebuild this layer from its weight (layout ``"oihw"``)."""
+        return {**{key: getattr(self, key) for key in LAYER_OPTIONS}, "boundary": self.boundary}
+
+    def replace(self, **changes: Any) -> Conv:
+        """The same layer with some arguments changed (``weight``, ``shape`` or layer
+        keywords), validated again: the one way to change a layer's settings."""
+        unknown = set(changes) - {"weight", "shape", *LAYER_KEYWORDS}
+        if unknown:
+            raise TypeError(f"replace() got unexpected arguments {sorted(unknown)}")
+        args = {"weight": self.weight, "shape": self.shape, **self.options, **changes}
+        return Conv.build(args.pop("weight"), args.pop("shape"), **args)
+
     def with_boundary(self, boundary: str) -> Conv:
         """The same layer with another boundary (validated again)."""
-        return Conv.build(
-            self.weight,
-            self.shape,
-            stride=self.stride,
-            dilation=self.dilation,
-            groups=self.groups,
-            padding=self.padding,
-            output_padding=self.output_padding,
-            transposed=self.transposed,
-            boundary=boundary,
-        )
+        return self if boundary == self.boundary else self.replace(boundary=boundary)
+
+    def torus(self) -> Conv:
+        """The periodic layer on the smallest torus where no polyphase tap wraps around:
+        its :meth:`polyphase` kernel is the layer's symbol for every input size."""
+        return self.replace(shape=None, boundary="periodic")
 
     def describe(self) -> str:
         """One line: the layer as a user would name it."""
@@ -508,64 +426,168 @@ class Polyphase:
         return tuple(int(k) for k in self.kernel.shape[3:])
 
 
-def as_layer(
+# ---------------------------------------------------------------------------------------
+# the seam: every public function binds its layer here, once
+
+
+def bind_layer(
     weight: Any,
-    shape: Any,
+    shape: Any = None,
     *,
-    layout: str = "oihw",
-    stride: Any = 1,
-    dilation: Any = 1,
-    groups: Any = 1,
-    padding: Any = None,
-    output_padding: Any = 0,
-    transposed: bool = False,
-    boundary: str = "periodic",
+    function: str = "as_layer",
+    boundaries: tuple[str, ...] = BOUNDARIES,
+    torus: bool = False,
+    **keywords: Any,
 ) -> Conv:
-    """Validate a layer's arguments once and return the :class:`Conv`.
+    """The :class:`Conv` of one call: the rules of every public function, in one place.
+
+    - A ``Conv`` keeps its own settings. A keyword (or ``shape``) given with it is
+      validated as for an array weight and must equal the layer's own value, else
+      ``TypeError`` naming both.
+    - An array weight needs ``shape`` (unless ``torus``: then the layer sits on
+      :meth:`Conv.torus`'s size); keywords left as :class:`LayerDefault` take its value.
+    - A function that takes one boundary only (``boundaries``) refuses the other with a
+      ``ValueError``, whether asked for or carried by a ``Conv``.
+    """
+    unknown = set(keywords) - set(LAYER_KEYWORDS)
+    if unknown:
+        raise TypeError(f"{function}() got unexpected layer keywords {sorted(unknown)}")
+    given = {k: v for k, v in keywords.items() if not isinstance(v, LayerDefault)}
+    if isinstance(weight, Conv):
+        layer = weight
+        checks = dict(given, shape=shape) if shape is not None else given
+        own_values = {"shape": layer.shape, "layout": "oihw", **layer.options}
+        for key, value in checks.items():
+            own = own_values[key]
+            asked = normalise(key, value, layer.d, layer.kernel, layer.dilation, layer.transposed)
+            if asked != own:
+                fix = "its weight is held as 'oihw'" if key == "layout" else "layer.replace("
+                fix += "" if key == "layout" else f"{key}=...) makes another"
+                raise TypeError(
+                    f"{function}(): {key}={value!r} conflicts with the layer's own {key} "
+                    f"{own!r}; a Conv keeps its settings ({fix})"
+                )
+    else:
+        if shape is None and not torus:
+            raise TypeError(f"{function}() needs the input shape unless weight is a Conv")
+        options = {k: v.value for k, v in keywords.items() if isinstance(v, LayerDefault)}
+        options.update(given)
+        boundary = check_boundary(options.get("boundary", "periodic"))
+        if boundary not in boundaries:
+            refuse_boundary(function, boundaries, boundary)
+        layer = Conv.build(weight, shape, **options)
+    if layer.boundary not in boundaries:
+        refuse_boundary(function, boundaries, layer.boundary)
+    return layer
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+_POSITIONAL = inspect.Parameter.POSITIONAL_OR_KEYWORD
+_KEYWORD = inspect.Parameter.KEYWORD_ONLY
+
+
+def takes_layer(
+    boundary: str = "periodic",
+    *,
+    boundaries: tuple[str, ...] = BOUNDARIES,
+    torus: bool = False,
+) -> Callable[[F], F]:
+    """Make a function of a :class:`Conv` a public function of the layer's arguments.
+
+    The decorated function is written ``f(layer, <its own arguments>)``. The public
+    function is ``f(weight, shape=None, <its own positional arguments>, *, <its own
+    keyword arguments>, layout, stride, dilation, groups, padding, output_padding,
+    transposed, boundary)``: it binds the layer once with :func:`bind_layer` (defaults:
+    ``boundary`` here, the rest as :func:`as_layer`) and calls ``f`` with it. The shared
+    parameter docs are added to ``f``'s numpydoc "Parameters" section, ``weight`` and
+    ``shape`` first and the layer keywords last, in the signature's order.
 
     Parameters
     ----------
-    weight : array_like or Conv
-        Real weights, 3-D to 5-D: ``(cout, cin/groups, *kernel)`` for ``layout="oihw"``
-        (PyTorch; transposed layers ``(cin, cout/groups, *kernel)``), kernel axes first
-        then ``(cin/groups, cout)`` for ``"hwio"`` (TensorFlow/Keras). A :class:`Conv` is
-        returned as it is, set on ``boundary`` (its other arguments are its own).
-    shape : int or tuple of int
-        Input size, an int or one entry per spatial dimension.
-    layout : {"oihw", "hwio"}
-        Weight layout.
-    stride, dilation : int or tuple of int
-        Per spatial dimension.
-    groups : int
-        Must divide both channel counts.
-    padding : "same", "valid", int, tuple of int, or tuple of (before, after)
-        Zero padding of the layer. Default ``"same"``: PyTorch's split of the total
-        ``dilation*(k-1)`` as ``(total//2, rest)``, for any stride. Transposed layers
-        take ints only, default 0, as ConvTranspose. Ignored by the periodic spectrum
-        (on the torus padding only shifts the input).
-    output_padding : int or tuple of int
-        Transposed layers: as PyTorch's ``output_padding``.
-    transposed : bool
-        The layer is ``conv_transpose``.
     boundary : {"periodic", "zero"}
-        Torus, or the layer's own zero padding.
+        The function's default boundary (the boundary rule: "zero" only for functions
+        written for the zero-padded layer).
+    boundaries : tuple of str
+        The boundaries the function takes.
+    torus : bool
+        ``shape`` may be left out with an array weight (results that hold for every
+        input size).
+
+    Returns
+    -------
+    callable
+        The decorator.
+    """
+    check_boundary(boundary)
+    defaults = {**DEFAULTS, "boundary": boundary}
+
+    def decorate(func: F) -> F:
+        params = list(inspect.signature(func).parameters.values())[1:]
+        public = inspect.Signature(
+            [
+                inspect.Parameter("weight", _POSITIONAL, annotation="Any"),
+                inspect.Parameter("shape", _POSITIONAL, default=None, annotation="Any"),
+                *(p for p in params if p.kind is _POSITIONAL),
+                *(p for p in params if p.kind is _KEYWORD),
+                *(
+                    inspect.Parameter(
+                        key, _KEYWORD, default=LayerDefault(defaults[key]), annotation=hint
+                    )
+                    for key, hint in ANNOTATIONS.items()
+                ),
+            ],
+            return_annotation=inspect.signature(func).return_annotation,
+        )
+        name = func.__name__
+
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            try:
+                bound = public.bind(*args, **kwargs).arguments
+            except TypeError as exc:  # name the function, as Python does
+                raise TypeError(f"{name}(): {exc}") from None
+            weight, shape = bound.pop("weight"), bound.pop("shape", None)
+            layer_keywords = {
+                key: bound.pop(key, LayerDefault(defaults[key])) for key in LAYER_KEYWORDS
+            }
+            layer = bind_layer(
+                weight,
+                shape,
+                function=name,
+                boundaries=boundaries,
+                torus=torus,
+                **layer_keywords,
+            )
+            return func(layer, **bound)
+
+        wrapper.__signature__ = public  # type: ignore[attr-defined]
+        wrapper.__doc__ = add_layer_docs(func.__doc__, boundary, boundaries, torus)
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+@takes_layer()
+def as_layer(layer: Conv) -> Conv:
+    """Validate a layer's arguments once and return the :class:`Conv`.
+
+    A ``Conv`` is returned as it is: its settings are its own, and a keyword that
+    differs from them is a ``TypeError`` (:meth:`Conv.replace` makes another layer).
+
+    **The boundary rule.** Every public function of convbench takes either a ``Conv``
+    or ``(weight, shape, **layer keywords)``, in the order ``f(weight, shape, <its
+    own arguments>, *, <layer keywords>)``. ``boundary`` defaults to ``"periodic"``,
+    the layer every path computes exactly, except in the functions written for the
+    zero-padded layer, which default to ``"zero"``: the approximations of
+    :mod:`convbench.boundary` (``approximate``, ``compare_models``,
+    ``mixture_distribution``, ``sigma_max_estimate``), the bound at one input size
+    (``size_bound``) and the matrix-free operators (``conv_operator``,
+    ``top_singular_values``, ``smallest_singular_values``). A function that takes one
+    boundary only refuses the other, also when a ``Conv`` carries it.
 
     Returns
     -------
     Conv
         The validated layer.
     """
-    if isinstance(weight, Conv):
-        return weight if weight.boundary == boundary else weight.with_boundary(boundary)
-    return Conv.build(
-        weight,
-        shape,
-        layout=layout,
-        stride=stride,
-        dilation=dilation,
-        groups=groups,
-        padding=padding,
-        output_padding=output_padding,
-        transposed=transposed,
-        boundary=boundary,
-    )
+    return layer

@@ -10,7 +10,7 @@ import numpy as np
 from . import registry
 from .budget import check_memory
 from .fast import check_threads
-from .layer import as_layer
+from .layer import Conv, takes_layer
 
 __all__ = ["METHODS", "singular_values"]
 
@@ -18,19 +18,11 @@ __all__ = ["METHODS", "singular_values"]
 METHODS = registry.METHODS
 
 
+@takes_layer()
 def singular_values(
-    weight: Any,
-    shape: Any,
+    layer: Conv,
     method: str = "lfa",
-    boundary: str = "periodic",
-    layout: str = "oihw",
     *,
-    stride: Any = 1,
-    dilation: Any = 1,
-    groups: Any = 1,
-    padding: Any = None,
-    output_padding: Any = 0,
-    transposed: bool = False,
     top_k: int | None = None,
     threads: int | None = None,
     planner_effort: str = "FFTW_ESTIMATE",
@@ -43,44 +35,22 @@ def singular_values(
     ``conv_transpose1d/2d/3d`` with ``transposed=True``) with the bias off, on an input
     of spatial size ``shape``: with its own zero padding (``boundary="zero"``) or on the
     torus (``boundary="periodic"``: circular padding, then the strided convolution).
+    Only ``method="explicit"`` computes ``boundary="zero"``.
 
     Parameters
     ----------
-    weight : array_like or Conv
-        Real weights in ``layout``, 1 to 3 spatial dimensions: ``(cout, cin/groups,
-        *kernel)`` (transposed: ``(cin, cout/groups, *kernel)``) for ``"oihw"``, or a
-        layer from :func:`convbench.as_layer` (the layer arguments are then its own).
-    shape : int or tuple of int
-        Input size: an int or one entry per spatial dimension.
     method : {"lfa", "fft", "fftw", "explicit", "fast"}
         ``lfa``: the symbol by summation over the stencil, then batched SVD.
         ``fft``: numpy FFT of the zero-padded kernel, then batched SVD.
         ``fftw``: the same transform through pyFFTW, then batched SVD.
-        ``explicit``: the sparse unrolled matrix; dense LAPACK SVD, or ARPACK
-        (``scipy.sparse.linalg.svds``) when ``top_k`` is given; above
-        ``budget.MATRIX_FREE_NNZ`` nonzeros ``top_k`` runs Lanczos on the matrix-free
-        operator of :mod:`convbench.operators` (e.g. 256 x 256 with 64 channels).
+        ``explicit``: the sparse unrolled matrix; dense LAPACK SVD, or certified block
+        Lanczos (:mod:`convbench.krylov`, every copy of a repeated value) when ``top_k``
+        is given; above ``budget.MATRIX_FREE_NNZ`` nonzeros ``top_k`` runs on the
+        matrix-free operator of :mod:`convbench.operators` (e.g. 256 x 256 with 64
+        channels; ``top_k=1`` by single-vector Golub-Kahan-Lanczos).
         ``fast``: the same periodic spectrum built for speed (half the frequency plane,
         closed forms and compiled kernels, a thread pool); see :mod:`convbench.fast`.
         The methods are declared in :mod:`convbench.registry`.
-    boundary : {"periodic", "zero"}
-        Torus or zero padding; only ``explicit`` computes ``"zero"``.
-    layout : {"oihw", "hwio"}
-        Weight layout: PyTorch, or TensorFlow/Keras (kernel axes first, then
-        ``(cin/groups, cout)``).
-    stride, dilation : int or tuple of int
-        Per spatial dimension. With ``boundary="periodic"`` the stride must divide
-        ``shape``.
-    groups : int
-        Channel groups (``groups = channels``: depthwise); must divide the channels.
-    padding : "same", "valid", int, tuple of int, or tuple of (before, after)
-        Zero padding. Default ``"same"`` (PyTorch's split of ``dilation*(k-1)``, for any
-        stride); transposed layers: an int or tuple, default 0. On the torus padding
-        only shifts the input and does not change the spectrum.
-    output_padding : int or tuple of int
-        Transposed layers, as PyTorch's (smaller than the stride or the dilation).
-    transposed : bool
-        ``conv_transpose`` (the adjoint of the forward layer with the same weight).
     top_k : int, optional
         Return only the ``top_k`` largest singular values.
     threads : int, optional
@@ -111,18 +81,6 @@ def singular_values(
         If the estimated memory exceeds the budget (raised before allocating).
     """
     chosen = registry.get(method)
-    layer = as_layer(
-        weight,
-        shape,
-        layout=layout,
-        stride=stride,
-        dilation=dilation,
-        groups=groups,
-        padding=padding,
-        output_padding=output_padding,
-        transposed=transposed,
-        boundary=boundary,
-    )
     if precision not in ("double", "single"):
         raise ValueError(f"precision must be 'double' or 'single'; got {precision!r}")
     chosen.check(layer, precision)

@@ -52,7 +52,7 @@ from .blas import single_blas_thread
 from .budget import estimate_seconds
 from .fast import _chunk, _Plan, check_threads, iter_half_plane
 from .halfspace import iter_half_space, space_jobs
-from .layer import Conv, as_layer
+from .layer import Conv, takes_layer
 
 __all__ = ["COLLECT_CAP", "FINE_BINS", "Summary", "summarize", "upper_bound"]
 
@@ -379,18 +379,11 @@ class _Refine:
         return self.__dict__.copy()
 
 
+@takes_layer(boundaries=("periodic",))
 @single_blas_thread()
 def summarize(
-    weight: Any,
-    shape: Any,
-    layout: str = "oihw",
+    layer: Conv,
     *,
-    stride: Any = 1,
-    dilation: Any = 1,
-    groups: Any = 1,
-    padding: Any = None,
-    output_padding: Any = 0,
-    transposed: bool = False,
     bins: int | Sequence[float] | np.ndarray = 64,
     hist_range: tuple[float, float] | None = None,
     quantiles: Sequence[float] | np.ndarray = DEFAULT_QUANTILES,
@@ -408,15 +401,6 @@ def summarize(
 
     Parameters
     ----------
-    weight : array_like or Conv
-        Real weights in ``layout`` (1 to 3 spatial dimensions), or a validated layer.
-    shape : int or tuple of int
-        Input size.
-    layout : {"oihw", "hwio"}
-        Weight layout.
-    stride, dilation, groups, padding, output_padding, transposed
-        The layer, as for :func:`convbench.singular_values` (``boundary="periodic"``:
-        the stride must divide ``shape``; padding does not change the spectrum).
     bins : int or array_like
         Number of equal-width histogram bins, or the bin edges.
     hist_range : tuple of float, optional
@@ -448,18 +432,6 @@ def summarize(
         raise TypeError(f"exact must be True or False; got {exact!r}")
     if progress is not None and not isinstance(progress, (bool, np.bool_)):
         raise TypeError(f"progress must be True, False or None; got {progress!r}")
-    layer = as_layer(
-        weight,
-        shape,
-        layout=layout,
-        stride=stride,
-        dilation=dilation,
-        groups=groups,
-        padding=padding,
-        output_padding=output_padding,
-        transposed=transposed,
-        boundary="periodic",
-    )
     q = _check_quantiles(quantiles)
     bins = _check_bins(bins)
     hist_range = _check_range(hist_range)

@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from .layer import Conv, Polyphase, as_layer
+from .layer import Conv, Polyphase, as_layer, bind_layer, takes_layer
 
 __all__ = [
     "PLANNER_EFFORTS",
@@ -216,18 +216,11 @@ def grid_blocks(
 # the public transform
 
 
+@takes_layer(boundaries=("periodic",))
 def symbol(
-    weight: Any,
-    shape: Any,
+    layer: Conv,
     method: str = "lfa",
-    layout: str = "oihw",
     *,
-    stride: Any = 1,
-    dilation: Any = 1,
-    groups: Any = 1,
-    padding: Any = None,
-    output_padding: Any = 0,
-    transposed: bool = False,
     threads: int | None = None,
     planner_effort: str = "FFTW_ESTIMATE",
     memory_budget: int | float | str | None = None,
@@ -236,16 +229,8 @@ def symbol(
 
     Parameters
     ----------
-    weight : array_like or Conv
-        Real weights in ``layout`` (1 to 3 spatial dimensions), or a validated layer.
-    shape : int or tuple of int
-        Input size.
     method : {"lfa", "fft", "fftw"}
         How the symbol is computed (see the module docstring).
-    layout : {"oihw", "hwio"}
-        Weight layout.
-    stride, dilation, groups, padding, output_padding, transposed
-        The layer, as for :func:`convbench.singular_values`.
     threads : int, optional
         FFTW threads (``fftw`` only; default: all cores).
     planner_effort : str
@@ -272,18 +257,6 @@ def symbol(
 
     if method not in SYMBOL_METHODS:
         raise ValueError(f"method must be one of {SYMBOL_METHODS} for symbol(); got {method!r}")
-    layer = as_layer(
-        weight,
-        shape,
-        layout=layout,
-        stride=stride,
-        dilation=dilation,
-        groups=groups,
-        padding=padding,
-        output_padding=output_padding,
-        transposed=transposed,
-        boundary="periodic",
-    )
     check_memory(
         estimate_bytes(method, layer),
         memory_budget,
@@ -342,8 +315,8 @@ class FFTWPlan:
     Parameters
     ----------
     layer : Conv or tuple of int
-        A validated layer (its weights may be replaced at each call), or the weight
-        shape ``(cout, cin, kh, kw)`` of a plain 2-D layer, with ``shape``.
+        A validated periodic layer (its weights may be replaced at each call), or the
+        weight shape ``(cout, cin, kh, kw)`` of a plain 2-D layer, with ``shape``.
     shape : int or tuple of int, optional
         Input size ``n`` or ``(n, m)`` of the plain layer (with a weight shape only).
     threads : int, optional
@@ -376,8 +349,8 @@ class FFTWPlan:
             if shape is None:
                 raise TypeError("FFTWPlan needs the input shape with a weight shape")
             layer = as_layer(np.ones(weight_shape), shape, boundary="periodic")
-        elif layer.boundary != "periodic":
-            layer = layer.with_boundary("periodic")
+        else:  # the periodic layer's transform: a Conv keeps its settings
+            layer = bind_layer(layer, shape, function="FFTWPlan", boundaries=("periodic",))
         self.layer = layer
         self.n, self.m = (*layer.grid, 1)[:2]
         self.weight_shape = tuple(layer.weight.shape)

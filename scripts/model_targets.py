@@ -64,14 +64,6 @@ def _free_name(path: Path) -> Path:
     return out
 
 
-def _options(spec) -> dict:
-    return {
-        "stride": spec.stride, "dilation": spec.dilation, "groups": spec.groups,
-        "padding": spec.padding, "output_padding": spec.output_padding,
-        "transposed": spec.transposed,
-    }
-
-
 def torch_sigma_max(spec) -> float:
     """ARPACK on the layer as PyTorch computes it: conv2d forward, autograd adjoint."""
     w = torch.from_numpy(spec.weight)
@@ -119,7 +111,7 @@ def zero_on_threads(specs, layers) -> tuple[float, bool]:
     def one(i: int) -> tuple[int, float, float]:
         spec = specs[i]
         zero = convbench.as_layer(spec.weight, spec.input_size, boundary="zero",
-                                  **_options(spec))
+                                  **spec.options)
         bound = convbench.size_bound(zero, rtol=BOUND_RTOL)
         return i, bound.upper, zero_sigma_max(zero, bound.theta)
 
@@ -156,16 +148,14 @@ def main(argv: list[str] | None = None) -> int:
     specs, _reason = torch_layers(model, INPUT)
     layers = []
     for i, spec in enumerate(specs):
-        opts = _options(spec)
-        zero = convbench.as_layer(spec.weight, spec.input_size, boundary="zero", **opts)
+        zero = convbench.as_layer(spec.weight, spec.input_size, boundary="zero", **spec.options)
         t0 = time.perf_counter()
         bound = convbench.size_bound(zero, rtol=BOUND_RTOL)
         t1 = time.perf_counter()
         sigma = zero_sigma_max(zero, bound.theta)
         t2 = time.perf_counter()
-        torus = convbench.as_layer(spec.weight, spec.input_size, boundary="periodic", **opts)
-        values = convbench.singular_values(torus, spec.input_size, method="fast",
-                                           threads=THREADS)
+        torus = zero.with_boundary("periodic")
+        values = convbench.singular_values(torus, method="fast", threads=THREADS)
         t3 = time.perf_counter()
         row = {
             "index": i, "name": spec.name, "layer": zero.describe(),

@@ -317,15 +317,21 @@ def test_fast_path_drops_dead_phases_and_repeats_one_tap(wshape, shape, opts):
     assert not zero.any()
 
 
-def test_a_layer_object_takes_the_boundary_each_call_asks_for():
+def test_a_layer_object_keeps_its_own_boundary():
     w = weights((3, 2, 3, 3), 13)
     zero = cb.as_layer(w, 8, stride=2, boundary="zero")
-    np.testing.assert_array_equal(
-        cb.singular_values(zero, 8, method="lfa"), cb.singular_values(w, 8, stride=2)
-    )
+    # the zero-padded spectrum, never the periodic one in its place
     np.testing.assert_allclose(
-        cb.singular_values(zero, 8, method="explicit", boundary="zero"),
+        cb.singular_values(zero, 8, method="explicit"),
         reference_values(w, (8, 8), stride=2, boundary="zero"),
         atol=1e-12,
     )
+    with pytest.raises(ValueError, match="method='lfa' computes boundary 'periodic' only"):
+        cb.singular_values(zero, method="lfa")
+    # the periodic twin is asked for by name
+    np.testing.assert_array_equal(
+        cb.singular_values(zero.with_boundary("periodic"), method="lfa"),
+        cb.singular_values(w, 8, stride=2),
+    )
     assert cb.as_layer(zero, 8, boundary="zero") is zero
+    assert cb.as_layer(zero) is zero

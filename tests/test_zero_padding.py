@@ -40,7 +40,7 @@ def test_matrix_free_operator_equals_the_unrolled_matrix(case, boundary):
     cout, cin, kh, kw, n, m = case
     w = layer(cout, cin, kh, kw)
     a = cb.unrolled(w, (n, m), boundary=boundary)
-    op = operators.conv_operator(w, (n, m), boundary)
+    op = operators.conv_operator(w, (n, m), boundary=boundary)
     rng = np.random.default_rng(0)
     x = rng.standard_normal((a.shape[1], 3))
     y = rng.standard_normal((a.shape[0], 3))
@@ -57,7 +57,7 @@ def test_top_singular_values_match_dense(case, boundary):
     w = layer(cout, cin, kh, kw)
     exact = dense_values(w, n, m, boundary)
     for k in (1, 3):
-        got = operators.top_singular_values(w, (n, m), k, boundary)
+        got = operators.top_singular_values(w, (n, m), k, boundary=boundary)
         assert got.shape == (k,)
         np.testing.assert_allclose(got, exact[:k], rtol=1e-8, atol=1e-10 * exact[0])
 
@@ -168,7 +168,7 @@ def test_circular_model_is_the_periodic_spectrum():
 def test_mixture_has_the_exact_frobenius_norm():
     w = layer(3, 3, 3, 5)
     n, m = 12, 10
-    values, weights = zp.mixture_distribution(w, n, m)
+    values, weights = zp.mixture_distribution(w, (n, m))
     assert weights.sum() == pytest.approx(1.0, rel=1e-12)
     exact = dense_values(w, n, m, "zero")
     total = np.sum(weights * values**2) * n * m * 3  # mean sigma^2 times the count
@@ -205,12 +205,12 @@ def test_lanczos_top_value_within_rtol_on_clustered_layers(c, n, seed):
     cols = torch.nn.functional.conv2d(eye, torch.from_numpy(w), padding=1)
     exact = np.linalg.svd(cols.reshape(c * n * n, -1).numpy().T, compute_uv=False)[0]
     rtol = 1e-9
-    got = operators.top_singular_values(w, n, 1, "zero", rtol=rtol)[0]
+    got = operators.top_singular_values(w, n, 1, rtol=rtol)[0]
     assert abs(got - exact) <= rtol * exact
 
 
 def test_lanczos_warns_when_maxiter_comes_first():
     w = cb.pytorch_default(4, 4, 3, seed=3)
     with pytest.warns(cb.ConvergenceWarning, match="maxiter=20"):
-        got = operators.top_singular_values(w, 20, 1, "zero", rtol=1e-12, maxiter=20)
+        got = operators.top_singular_values(w, 20, 1, rtol=1e-12, maxiter=20)
     assert got[0] > 0

@@ -55,6 +55,13 @@ class LayerSpec:
     notes: list[str] = field(default_factory=list)
 
     @property
+    def options(self) -> dict[str, object]:
+        """The layer keywords of :func:`convbench.as_layer` (all but the boundary)."""
+        from ..layer import LAYER_OPTIONS
+
+        return {key: getattr(self, key) for key in LAYER_OPTIONS}
+
+    @property
     def weight_shape(self) -> tuple[int, ...] | None:
         """The weight's shape (PyTorch order)."""
         return None if self.weight is None else tuple(int(v) for v in self.weight.shape)
