@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
-__all__ = ["single_blas_thread"]
+__all__ = ["blas_threads", "single_blas_thread"]
 
 _CONTROLLER = None
 
@@ -29,7 +29,21 @@ def _controller():  # pragma: no cover - trivial
 
 
 @contextlib.contextmanager
+def blas_threads(count: int) -> Iterator[None]:
+    """Limit BLAS to ``count`` threads inside the block, restoring the limit after.
+
+    A caller's ``threads`` is the total it may use: code that calls LAPACK or GEMMs
+    directly, outside a pool of its own, holds BLAS to that count, so a BLAS left at
+    its default (every core) does not start more threads than asked. OpenBLAS's
+    threads wait for work by spinning, which costs little on an idle machine and a
+    great deal beside other busy processes (see the threads guide).
+    """
+    with _controller().limit(limits=max(1, int(count)), user_api="blas"):
+        yield
+
+
+@contextlib.contextmanager
 def single_blas_thread() -> Iterator[None]:
     """Limit BLAS to one thread inside the block (the pool supplies the parallelism)."""
-    with _controller().limit(limits=1, user_api="blas"):
+    with blas_threads(1):
         yield

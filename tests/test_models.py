@@ -445,3 +445,59 @@ def test_onnx_conv_transpose_pads_implied_by_output_shape_or_auto_pad(case):
     assert rec.output_size == tuple(out.shape[2:])
     assert rec.sigma_max == pytest.approx(_top(out.reshape(size, -1).numpy()), rel=RTOL)
     assert rec.bound >= rec.sigma_max * (1 - 1e-12)
+
+
+def _blas_threads_now() -> int:
+    from threadpoolctl import threadpool_info
+
+    return max(p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas")
+
+
+def _small_specs(count: int) -> list:
+    from convbench.models.spec import LayerSpec
+
+    return [
+        LayerSpec(name=f"conv{i}", op="Conv",
+                  weight=cb.pytorch_default(3, 2, 3, seed=i), stride=(1, 1),
+                  dilation=(1, 1), groups=1, padding=((1, 1), (1, 1)),
+                  output_padding=(0, 0), transposed=False, input_size=(6, 6))
+        for i in range(count)
+    ]
+
+
+@pytest.mark.parametrize(("threads", "cores"), [(None, 2), (2, 1), (1, 2), (None, 1)])
+def test_layer_records_never_start_blas_threads_beyond_their_count(monkeypatch, threads,
+                                                                   cores):
+    # Beside other busy processes, BLAS threads that spin while a pool's threads also run
+    # turned a 20 s model into 173 s; the count a caller gives (default: every core) is
+    # the total: a pool of that many layers runs each on one BLAS thread, one thread runs
+    # BLAS on one.
+    from threadpoolctl import threadpool_limits
+
+    from convbench.models import compute
+
+    seen = []
+    real = compute.layer_record
+
+    def spy(spec, **kwargs):
+        seen.append((_blas_threads_now(), kwargs["threads"]))
+        return real(spec, **kwargs)
+
+    monkeypatch.setattr(compute, "layer_record", spy)
+    monkeypatch.setattr(compute, "default_threads", lambda: cores)
+    specs = _small_specs(3)
+    with threadpool_limits(limits=2, user_api="blas"):  # BLAS as left by default
+        records = compute.layer_records(specs, threads=threads)
+        assert _blas_threads_now() == 2  # restored after the call
+    count = cores if threads is None else threads
+    assert seen == [(1, 1)] * 3 if count > 1 else [(count, count)] * 3
+    expected = [real(s, threads=1).sigma_max for s in specs]
+    assert [r.sigma_max for r in records] == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize("threads", [0, -1, 2.5, True, "2"])
+def test_layer_records_refuse_a_bad_thread_count(threads):
+    from convbench.models import compute
+
+    with pytest.raises(ValueError, match="threads must be a positive integer"):
+        compute.layer_records(_small_specs(2), threads=threads)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from ..fast import check_threads
 from .compute import layer_records
 from .onnx_graph import onnx_layers
 from .report import COLUMNS, LayerRecord, ModelReport
@@ -64,8 +65,9 @@ def model_spectra(
         Keep each layer's full periodic spectrum in ``record.spectrum``.
     threads : int, optional
         Threads to use; default all cores. With two or more (and no ``client``) the
-        layers run that many at once, costliest first, one BLAS thread each; the
-        records and their numbers do not depend on it.
+        layers run that many at once, costliest first, one BLAS thread each; with
+        one, BLAS runs on one thread too. The records and their numbers do not depend
+        on it.
     fold_batchnorm : bool
         PyTorch only: fold each eval-mode BatchNorm that directly follows a convolution
         into its weight (``w * gamma / sqrt(var + eps)`` per output channel), so the
@@ -102,6 +104,8 @@ def model_spectra(
         raise ValueError(f"boundary must be 'zero' or 'periodic'; got {boundary!r}")
     if fold_batchnorm not in (True, False):
         raise TypeError(f"fold_batchnorm must be True or False; got {fold_batchnorm!r}")
+    if threads is not None:
+        check_threads(threads)  # before the model is read
     shape = _input_shape(input_shape)
     specs, reason, source = _read(model, shape, fold_batchnorm)
     records = layer_records(specs, boundary=boundary, spectra=spectra, threads=threads,

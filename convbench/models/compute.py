@@ -16,10 +16,13 @@ from typing import Any
 
 import numpy as np
 
+from ..blas import blas_threads
 from ..bounds import size_bound
+from ..fast import check_threads
 from ..layer import Conv, as_layer
 from ..operators import layer_top_values
 from ..spectrum import singular_values
+from ..symbols import default_threads
 from .report import LayerRecord
 from .spec import LayerSpec
 
@@ -39,11 +42,11 @@ BOUND_RTOL = 1e-6
 DENSE_ENTRIES = 2**22
 
 
-def _periodic_layer(spec: LayerSpec, options: dict) -> Conv | str:
+def _periodic_layer(zero: Conv) -> Conv | str:
     """The layer on the torus, or why it has none (the stride does not divide the
     input size, or the kernel is larger than the torus)."""
     try:
-        return as_layer(spec.weight, spec.input_size, boundary="periodic", **options)
+        return zero.with_boundary("periodic")
     except ValueError as exc:
         return str(exc)
 
@@ -52,7 +55,7 @@ def _exact_top(layer: Conv, theta: tuple[float, ...] | None = None) -> float:
     """sigma_max of one zero-padded layer: dense SVD when small, Lanczos otherwise
     (started at the symbol's maximiser ``theta`` when known)."""
     if layer.rows * layer.cols <= DENSE_ENTRIES:
-        return float(singular_values(layer, layer.shape, method="explicit", boundary="zero")[0])
+        return float(singular_values(layer, method="explicit")[0])
     return float(layer_top_values(layer, 1, rtol=LANCZOS_RTOL, maxiter=4000, theta=theta)[0])
 
 
@@ -79,17 +82,13 @@ def zero_sigma_max(layer: Conv, theta: tuple[float, ...] | None = None) -> float
         return _exact_top(layer, theta)
     g = layer.groups
     per = layer.weight.shape[0] // g
-    options = {
-        "stride": layer.stride, "dilation": layer.dilation, "padding": layer.padding,
-        "output_padding": layer.output_padding, "transposed": layer.transposed,
-    }
     weights = [layer.weight[i * per:(i + 1) * per] for i in range(g)]
     order = sorted(range(g), key=lambda i: -_tap_bound(weights[i]))
     best = 0.0
     for i in order:
         if _tap_bound(weights[i]) <= best:
             break
-        group = as_layer(weights[i], layer.shape, boundary="zero", **options)
+        group = layer.replace(weight=weights[i], groups=1)
         if best > 0 and size_bound(group).upper <= best:
             continue
         best = max(best, _exact_top(group))
@@ -122,23 +121,15 @@ def layer_record(
     if spec.reason or spec.weight is None or spec.input_size is None:
         return record
     start = time.perf_counter()
-    options = {
-        "stride": spec.stride,
-        "dilation": spec.dilation,
-        "groups": spec.groups,
-        "padding": spec.padding,
-        "output_padding": spec.output_padding,
-        "transposed": spec.transposed,
-    }
-    zero = as_layer(spec.weight, spec.input_size, boundary="zero", **options)
+    zero = as_layer(spec.weight, spec.input_size, boundary="zero", **spec.options)
     record.output_size = tuple(int(v) for v in zero.out_shape)
     bound = size_bound(zero, rtol=BOUND_RTOL)  # at this input size
     record.bound = float(bound.upper)
-    torus = _periodic_layer(spec, options)
+    torus = _periodic_layer(zero)
     if isinstance(torus, str):
         record.notes.append(f"no periodic version: {torus}")
     else:
-        values = singular_values(torus, spec.input_size, method="fast", threads=threads)
+        values = singular_values(torus, method="fast", threads=threads)
         record.sigma_max_periodic = float(values[0])
         record.sigma_min_periodic = float(values[-1])
         record.condition_periodic = (
@@ -166,20 +157,26 @@ def layer_records(
     """:func:`layer_record` of every spec, in order: here, or as tasks on ``client``'s
     cluster (each spec sent once, with its task; ``threads`` per task, default 1).
 
-    Here, ``threads`` of 2 or more run that many layers at once, each on one thread
-    (its ``fast`` path and BLAS alike; the bound's Cholesky factorisations and Lanczos'
-    GEMMs release the GIL), the costliest layers first; the records come back in order.
+    Here, ``threads`` (default: every core this process may use) of 2 or more run that
+    many layers at once, each on one thread (its ``fast`` path and BLAS alike; the
+    bound's Cholesky factorisations and Lanczos' GEMMs release the GIL), the costliest
+    layers first; the records come back in order. With one thread, or one layer, BLAS
+    is held to ``threads`` as well, so no BLAS thread is started beyond the count.
     ``progress(done, total, name)`` is called as each layer finishes.
     """
-    if client is None and threads is not None and threads > 1 and len(specs) > 1:
-        return _threaded_records(specs, boundary, spectra, int(threads), progress)
+    if threads is not None:
+        threads = check_threads(threads)
     if client is None:
+        count = default_threads() if threads is None else threads
+        if count > 1 and len(specs) > 1:
+            return _threaded_records(specs, boundary, spectra, count, progress)
         records = []
-        for i, spec in enumerate(specs):
-            records.append(layer_record(spec, boundary=boundary, spectra=spectra,
-                                        threads=threads))
-            if progress is not None:
-                progress(i + 1, len(specs), spec.name)
+        with blas_threads(count):
+            for i, spec in enumerate(specs):
+                records.append(layer_record(spec, boundary=boundary, spectra=spectra,
+                                            threads=count))
+                if progress is not None:
+                    progress(i + 1, len(specs), spec.name)
         return records
     from ..distributed import Cluster
 
