@@ -8,6 +8,9 @@ The public face re-exports focused modules:
 - :mod:`convbench.weights`: layouts, seeded generators;
 - :mod:`convbench.symbols`: the transform step (``lfa``, ``fft``, ``fftw``);
 - :mod:`convbench.svd`: the batched SVD step;
+- :mod:`convbench.vectors`: singular vectors (:func:`singular_triplets`,
+  :func:`block_factors`); :mod:`convbench.clip`: the projection onto a spectral-norm
+  bound (:func:`clip`);
 - :mod:`convbench.explicit`: the sparse unrolled operator;
 - :mod:`convbench.budget`: memory budget and the shared feasibility rule;
 - :mod:`convbench.spectrum`: :func:`singular_values` over every path.
@@ -24,6 +27,7 @@ The public face re-exports focused modules:
 from .boundary import approximate
 from .bounds import NormBound, SizeBound, size_bound, spectral_norm_bound
 from .budget import BudgetError, feasibility, memory_budget
+from .clip import ClipReport, clip
 from .explicit import unrolled
 from .layer import Conv, as_layer
 from .models import LayerRecord, ModelReport, SweepReport, model_spectra, sweep
@@ -31,13 +35,16 @@ from .operators import ConvergenceWarning, smallest_singular_values
 from .spectrum import METHODS, singular_values
 from .stream import Summary, summarize
 from .symbols import FFTWPlan, symbol
+from .vectors import BlockFactors, Triplets, block_factors, singular_triplets
 from .weights import he_normal, pytorch_default
 
 __version__ = "0.1.0"
 
 __all__ = [
     "METHODS",
+    "BlockFactors",
     "BudgetError",
+    "ClipReport",
     "Conv",
     "ConvergenceWarning",
     "FFTWPlan",
@@ -47,14 +54,18 @@ __all__ = [
     "SizeBound",
     "Summary",
     "SweepReport",
+    "Triplets",
     "__version__",
     "approximate",
     "as_layer",
+    "block_factors",
+    "clip",
     "feasibility",
     "he_normal",
     "memory_budget",
     "model_spectra",
     "pytorch_default",
+    "singular_triplets",
     "singular_values",
     "size_bound",
     "smallest_singular_values",
