@@ -31,9 +31,12 @@ from .common import (
     REFERENCE_MAX_SECONDS,
     Tracked,
     check,
+    check_tier,
     feasible,
+    in_tier,
     limit_threads,
     predicted,
+    tier_cells,
     weights,
 )
 
@@ -53,6 +56,8 @@ class TrackDeviation(Tracked):
 
     params = (list(DEVIATION_PATHS), list(N_VALUES), list(CHANNELS))
     param_names = ("path", "n", "channels")
+    version = "1"
+    tracked = tier_cells(n=(32, 64), channels=(1,))
 
     @staticmethod
     def cells() -> list[tuple[int, int]]:
@@ -60,7 +65,8 @@ class TrackDeviation(Tracked):
             (n, c)
             for n in N_VALUES
             for c in CHANNELS
-            if _reference_reason(n, c, "periodic") is None
+            if in_tier(TrackDeviation, n=n, channels=c)
+            and _reference_reason(n, c, "periodic") is None
         ]
 
     @staticmethod
@@ -81,6 +87,7 @@ class TrackDeviation(Tracked):
         return predicted(path, c, n), 0.0
 
     def setup(self, refs: dict, path: str, n: int, c: int) -> None:
+        check_tier(self, path, n, c)
         check(self.skip_reason(path, n, c))
         self._limiter = limit_threads(FIXED_THREADS)
         self.values = convbench.singular_values(weights(c), n, method=path, threads=FIXED_THREADS)
@@ -94,11 +101,17 @@ class TrackBoundaryError(Tracked):
 
     params = (list(BOUNDARY_N), list(CHANNELS))
     param_names = ("n", "channels")
+    version = "1"
+    tracked = tier_cells(n=(8, 16), channels=(4,))
 
     @staticmethod
     def cells() -> list[tuple[int, int]]:
         return [
-            (n, c) for n in BOUNDARY_N for c in CHANNELS if _reference_reason(n, c, "zero") is None
+            (n, c)
+            for n in BOUNDARY_N
+            for c in CHANNELS
+            if in_tier(TrackBoundaryError, n=n, channels=c)
+            and _reference_reason(n, c, "zero") is None
         ]
 
     @staticmethod
@@ -124,6 +137,7 @@ class TrackBoundaryError(Tracked):
         return 0.0, 0.0
 
     def setup(self, errors: dict, n: int, c: int) -> None:
+        check_tier(self, n, c)
         check(self.skip_reason(n, c))
 
     def track_mean_abs(self, errors: dict, n: int, c: int) -> float:

@@ -29,10 +29,10 @@ the environment on to the benchmark processes:
 ``CONVBENCH_BENCH_MAX_SECONDS``
     largest predicted time of one timed call (default :data:`DEFAULT_MAX_SECONDS`);
 ``CONVBENCH_BENCH_LARGE_MAX_SECONDS``
-    largest predicted time of the single-sample large-n end-to-end cells (default 45);
+    largest predicted time of the single-sample large-n end-to-end cells (default 12);
 ``CONVBENCH_BENCH_REFERENCE_MAX_SECONDS``
     largest predicted time of one dense reference SVD of the accuracy benchmarks
-    (default 40);
+    (default 15);
 ``CONVBENCH_BENCH_WIDE_CHANNELS``, ``CONVBENCH_BENCH_WIDE_N``, ``CONVBENCH_BENCH_WIDE_MAX_CN``
     the wide cells, where real networks live: channel counts (default ``128,256,512``)
     at small input sizes (default ``7,14,28``, ResNet's feature maps at 224 x 224),
@@ -42,14 +42,26 @@ the environment on to the benchmark processes:
     BLAS/FFTW threads of every benchmark that does not take threads as a parameter
     (default ``1``);
 ``CONVBENCH_MEMORY_BUDGET``
-    the library's memory budget (default: half the memory available at the time).
+    the library's memory budget (default: half the memory available at the time);
+``CONVBENCH_BENCH_TIER``
+    ``full`` (default: every cell of the grid, ``make bench``) or ``track``: the
+    representative cells of every class (:data:`TRACKED`, narrowed or widened by a
+    class's own ``tracked``), a few minutes a commit, for runs over commit ranges
+    (``make track``). The grid, and so every benchmark's parameters, stay the same:
+    a cell outside the tier is skipped with that reason, so both tiers land on the
+    same lines.
+
+Every benchmark class pins its ``version`` (asv otherwise hashes the benchmark's source,
+and any edit of a helper would cut its history): bump it only when what the benchmark
+measures changes.
 """
 
 from __future__ import annotations
 
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -74,7 +86,9 @@ __all__ = [
     "REFERENCE_MAX_SECONDS",
     "SEED",
     "THREAD_SETTINGS",
+    "TIER",
     "TOP_K",
+    "TRACKED",
     "TRANSFORM_PATHS",
     "WIDE_CHANNELS",
     "WIDE_MAX_CN",
@@ -83,15 +97,19 @@ __all__ = [
     "Case",
     "Tracked",
     "check",
+    "check_tier",
     "feasible",
     "feasible_layer",
     "feasible_path",
+    "in_tier",
     "limit_threads",
     "predicted",
     "predicted_layer",
     "predicted_path",
     "resolve_threads",
     "thread_info",
+    "tier_cells",
+    "tier_reason",
     "weights",
     "wide_reason",
 ]
@@ -154,16 +172,72 @@ FIXED_THREADS: int = _ints_from_env("CONVBENCH_BENCH_THREADS", (1,))[0]
 THREAD_SETTINGS: tuple[str, ...] = ("1", "all")
 #: Seed of the weights (PyTorch's default Conv2d initialisation).
 SEED = 0
-#: Number of largest singular values asked of ``svds`` (explicit path beyond dense).
+#: Number of largest singular values asked of the explicit path's block Lanczos.
 TOP_K = 6
 
 #: Default largest predicted time (s) of one timed call; a cell predicted slower is skipped.
 DEFAULT_MAX_SECONDS = 3.0
 MAX_SECONDS: float = _float_from_env("CONVBENCH_BENCH_MAX_SECONDS", DEFAULT_MAX_SECONDS)
 #: Largest predicted time (s) of the single-sample cells of the large-n end-to-end benchmark.
-LARGE_MAX_SECONDS: float = _float_from_env("CONVBENCH_BENCH_LARGE_MAX_SECONDS", 45.0)
+LARGE_MAX_SECONDS: float = _float_from_env("CONVBENCH_BENCH_LARGE_MAX_SECONDS", 12.0)
 #: Largest predicted time (s) of one dense reference SVD in the accuracy benchmarks.
-REFERENCE_MAX_SECONDS: float = _float_from_env("CONVBENCH_BENCH_REFERENCE_MAX_SECONDS", 40.0)
+REFERENCE_MAX_SECONDS: float = _float_from_env("CONVBENCH_BENCH_REFERENCE_MAX_SECONDS", 15.0)
+
+
+#: The tier of this run: "full" (every cell) or "track" (representative cells).
+TIER: str = os.environ.get("CONVBENCH_BENCH_TIER", "").strip() or "full"
+if TIER not in ("full", "track"):
+    raise ValueError(f"CONVBENCH_BENCH_TIER must be 'full' or 'track'; got {TIER!r}")
+#: The tracking tier's cells, by parameter name: a parameter not named here is not
+#: narrowed. A class adds or overrides entries with its own ``tracked`` dict.
+TRACKED: dict[str, tuple[Any, ...]] = {
+    "n": (64, 512),
+    "channels": (4, 16),
+    "threads": ("1",),
+    "points": (4096,),
+}
+
+
+def tier_cells(**cells: tuple[Any, ...]) -> Mapping[str, tuple[Any, ...]]:
+    """A class's ``tracked`` cells, read-only: ``tier_cells(n=(64,), channels=(4,))``."""
+    return MappingProxyType(cells)
+
+
+def tier_reason(cls: type, **values: Any) -> str | None:
+    """``None`` if the cell with these parameter values is in this run's tier, else why.
+
+    Parameters
+    ----------
+    cls : type
+        The benchmark class (its ``tracked`` dict, if any, refines :data:`TRACKED`).
+    **values
+        The cell's parameter values by name.
+
+    Returns
+    -------
+    str or None
+        The reason the cell is skipped in the tracking tier.
+    """
+    if TIER != "track":
+        return None
+    cells = {**TRACKED, **getattr(cls, "tracked", {})}
+    for name, value in values.items():
+        allowed = cells.get(name)
+        if allowed is not None and value not in allowed:
+            return (f"not in the tracking tier (CONVBENCH_BENCH_TIER=track): {name}={value!r}, "
+                    f"tracked {name} = {', '.join(map(repr, allowed))}")
+    return None
+
+
+def in_tier(cls: type, **values: Any) -> bool:
+    """Whether the cell is in this run's tier (:func:`tier_reason` is ``None``)."""
+    return tier_reason(cls, **values) is None
+
+
+def check_tier(bench: Any, *params: Any) -> None:
+    """Skip the current cell of ``bench`` (its ``param_names``) outside this run's tier."""
+    names = getattr(bench, "param_names", ())
+    check(tier_reason(type(bench), **dict(zip(names, params, strict=True))))
 
 
 def resolve_threads(setting: str | int) -> int:
@@ -311,18 +385,25 @@ class Case:
     """Base class of the suite's benchmarks: skip rule, thread limits, timing attributes.
 
     Timing: every timed call is one sample (``number = 1``; the setup runs again before
-    each sample); one round (``rounds = 1``) takes between 3 and 10 samples, stopping
-    after ``max_time = 1 s`` once 3 samples are in, so a cell predicted at the time limit
-    is measured 3 times and asv reports their median and spread. One round rather than
-    asv's two keeps the default run within an hour on two cores. No warm-up calls:
-    :meth:`prepare` runs the path once at a tiny size instead, so imports, JIT
-    compilation and FFTW's first plan are not timed, while the large arrays are not
-    touched before the timed call.
+    each sample); one round (``rounds = 1``) takes between 2 and 5 samples, stopping
+    after ``max_time = 1 s`` once 2 samples are in, so a cell of a second or more is
+    measured twice and a fast one up to 5 times, and asv reports their median and
+    spread. One round rather than asv's two, and (2, 5) rather than (3, 10) samples,
+    keep the default run within half an hour on two cores: with (3, 10), a full run
+    on the reference machine took 36 minutes, and the samples beyond (2, 5) were 309 s
+    of it. No warm-up calls: :meth:`prepare` runs the path once at a tiny size instead,
+    so imports, JIT compilation and FFTW's first plan are not timed, while the large
+    arrays are not touched before the timed call.
     """
 
     number = 1
     rounds = 1
-    repeat = (3, 10, 1.0)
+    repeat = (2, 5, 1.0)
+    # asv takes at least two samples of every cell unless told otherwise, whatever
+    # ``repeat`` says; the wide and large cells (``repeat`` from 1) are meant to be timed
+    # once when a call is over ``max_time``: their second samples cost 116 s of one full
+    # run on the reference machine.
+    min_run_count = 1
     warmup_time = 0.0
     timeout = 900.0
 
@@ -341,6 +422,7 @@ class Case:
         raise NotImplementedError
 
     def setup(self, *params: Any) -> None:
+        check_tier(self, *params)
         check(self.skip_reason(*params))
         self.threads = self.threads_for(*params)
         self._limiter = limit_threads(self.threads)

@@ -30,12 +30,14 @@ from .common import (
     WIDE_N,
     WIDE_PATHS,
     Case,
+    check_tier,
     feasible,
     feasible_path,
     limit_threads,
     predicted_path,
     resolve_threads,
     thread_info,
+    tier_cells,
     weights,
     wide_reason,
 )
@@ -47,6 +49,8 @@ class TimeSingularValues(Case):
 
     params = (list((*PATHS, "torch")), list(THREAD_SETTINGS), list(N_VALUES), list(CHANNELS))
     param_names = ("path", "threads", "n", "channels")
+    version = "1"
+    tracked = tier_cells(threads=("1", "all"))
 
     def threads_for(self, path: str, threads: str, n: int, c: int) -> int:
         return resolve_threads(threads)
@@ -80,8 +84,11 @@ class TrackThreads:
     params = (["fixed", *THREAD_SETTINGS],)
     param_names = ("threads",)
     unit = "threads"
+    version = "1"
+    tracked = tier_cells(threads=("fixed", *THREAD_SETTINGS))
 
     def setup(self, setting: str) -> None:
+        check_tier(self, setting)
         self.count = FIXED_THREADS if setting == "fixed" else resolve_threads(setting)
         self._limiter = limit_threads(self.count)
 
@@ -106,8 +113,11 @@ class TrackTorchThreads:
     params = (list(THREAD_SETTINGS),)
     param_names = ("threads",)
     unit = "threads"
+    version = "1"
+    tracked = tier_cells(threads=THREAD_SETTINGS)
 
     def setup(self, setting: str) -> None:
+        check_tier(self, setting)
         why = reason("torch")
         if why is None and isinstance(torch_module(), str):
             why = torch_module()
@@ -134,6 +144,8 @@ class TimeSingularValuesLarge(TimeSingularValues):
     """
 
     params = (list(PATHS), ["1"], list(N_VALUES), list(CHANNELS))
+    version = "1"
+    tracked = tier_cells(n=(1024,), channels=(4,))
     rounds = 1
     repeat = (1, 1, 0.0)
 
@@ -154,6 +166,8 @@ class TimeSingularValuesWide(TimeSingularValues):
     """
 
     params = (list(WIDE_PATHS), ["1"], list(WIDE_N), list(WIDE_CHANNELS))
+    version = "1"
+    tracked = tier_cells(n=(14,), channels=(128,))
     rounds = 1
     repeat = (1, 3, 1.0)
 

@@ -2,8 +2,9 @@
 
 :class:`TimeAssemble` builds the ``(c*n*n, c*n*n)`` CSR operator;
 :class:`TimeDenseSVD` computes all its singular values by dense LAPACK where that is
-feasible; :class:`TimeTopK` computes the ``TOP_K`` largest by ARPACK (``svds``), which
-reaches further than the dense SVD.
+feasible; :class:`TimeTopK` computes the ``TOP_K`` largest by certified block Lanczos
+(:mod:`convbench.krylov`; ARPACK's ``svds`` before b85fb5d), which reaches further than
+the dense SVD.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import convbench
 from convbench.explicit import dense_singular_values, sparse_top_k
 
-from .common import CHANNELS, N_VALUES, TOP_K, Case, feasible, predicted, weights
+from .common import CHANNELS, N_VALUES, TOP_K, Case, feasible, predicted, tier_cells, weights
 
 BOUNDARIES = ("periodic", "zero")
 
@@ -21,6 +22,7 @@ class TimeAssemble(Case):
 
     params = (list(BOUNDARIES), list(N_VALUES), list(CHANNELS))
     param_names = ("boundary", "n", "channels")
+    version = "1"
 
     def skip_reason(self, boundary: str, n: int, c: int) -> str | None:
         return feasible("explicit", c, n, stage="transform", boundary=boundary)
@@ -58,6 +60,8 @@ class TimeDenseSVD(_OperatorCase):
 
     params = (list(BOUNDARIES), list(N_VALUES), list(CHANNELS))
     param_names = ("boundary", "n", "channels")
+    version = "1"
+    tracked = tier_cells(n=(32,), channels=(1,))
 
     def prepare(self, boundary: str, n: int, c: int) -> None:
         super().prepare(boundary, n, c)
@@ -68,10 +72,12 @@ class TimeDenseSVD(_OperatorCase):
 
 
 class TimeTopK(_OperatorCase):
-    """Seconds for the ``TOP_K`` largest singular values by ARPACK (``svds``)."""
+    """Seconds for the ``TOP_K`` largest singular values by block Lanczos."""
 
     params = (list(BOUNDARIES), list(N_VALUES), list(CHANNELS))
     param_names = ("boundary", "n", "channels")
+    version = "1"
+    tracked = tier_cells(n=(32, 64), channels=(1, 4))
     top_k = TOP_K
 
     def time_top_k(self, boundary: str, n: int, c: int) -> None:

@@ -17,6 +17,7 @@ class PeakMemSingularValues(Case):
 
     params = (list(PATHS), list(N_VALUES), list(CHANNELS))
     param_names = ("path", "n", "channels")
+    version = "1"
 
     def skip_reason(self, path: str, n: int, c: int) -> str | None:
         return feasible(path, c, n)

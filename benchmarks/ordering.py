@@ -36,6 +36,7 @@ class TimeOrdering(Case):
 
     params = (list(SORTS), list(THREAD_SETTINGS), list(N_VALUES))
     param_names = ("sort", "threads", "n")
+    version = "1"
 
     def threads_for(self, sort: str, threads: str, n: int) -> int:
         return resolve_threads(threads)
@@ -91,6 +92,7 @@ class TrackSortChoice:
     """
 
     unit = "numpy sort (1) or radix (0)"
+    version = "1"
 
     def track_numpy_sort(self) -> int:
         return int(ordering.sort_method(1 << 23) == "numpy")

@@ -34,7 +34,7 @@ from typing import Any
 #: library, setup, bookkeeping): 0.64 s fitted by least squares to the per-benchmark
 #: durations of the default run at commit d6984d2 (2130 cells, 2672 s; 0.15 s, measured
 #: in bench-quick, had predicted 27 min for its 47).
-CELL_OVERHEAD_SECONDS = 0.64
+CELL_OVERHEAD_SECONDS = 0.05
 #: Method-name prefixes asv runs.
 PREFIXES = ("time_", "peakmem_", "track_", "mem_", "timeraw_")
 
@@ -89,6 +89,8 @@ def plan(bench: str | None = None) -> dict[str, Any]:
     ``module.Class.method`` names, as ``asv run --bench`` does) keeps only the classes
     it matches.
     """
+    from benchmarks.common import tier_reason
+
     report: dict[str, Any] = {}
     pattern = re.compile(bench) if bench else None
     for qualname, cls in benchmark_classes():
@@ -104,7 +106,9 @@ def plan(bench: str | None = None) -> dict[str, Any]:
             total += inst.predict_cache()
         cells = []
         for params in grid:
-            reason = inst.skip_reason(*params) if hasattr(inst, "skip_reason") else None
+            reason = tier_reason(cls, **dict(zip(names, params, strict=True)))
+            if reason is None and hasattr(inst, "skip_reason"):
+                reason = inst.skip_reason(*params)
             rounds = (
                 int(getattr(inst, "rounds", 2))
                 if any(m.startswith("time_") for m in methods(cls))
@@ -117,7 +121,8 @@ def plan(bench: str | None = None) -> dict[str, Any]:
                 cost = len(methods(cls)) * rounds * CELL_OVERHEAD_SECONDS
             total += cost
             cells.append((dict(zip(names, params, strict=True)), reason, cost))
-        report[qualname] = {"methods": methods(cls), "cells": cells, "seconds": total}
+        report[qualname] = {"methods": methods(cls), "cells": cells, "seconds": total,
+                            "predicted": hasattr(inst, "predict")}
     return report
 
 
@@ -227,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.memory_budget:
         os.environ["CONVBENCH_MEMORY_BUDGET"] = args.memory_budget
 
-    from benchmarks.common import CHANNELS, KERNEL, MAX_SECONDS, N_VALUES
+    from benchmarks.common import CHANNELS, KERNEL, MAX_SECONDS, N_VALUES, TIER
     from convbench.budget import format_bytes, memory_budget
 
     report = plan(args.bench)
@@ -237,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"grid: n = {', '.join(map(str, N_VALUES))}; channels = {', '.join(map(str, CHANNELS))}; "
         f"kernel {KERNEL}x{KERNEL}; time limit {MAX_SECONDS:g} s per call; "
-        f"memory budget {format_bytes(memory_budget())}"
+        f"memory budget {format_bytes(memory_budget())}; tier {TIER}"
     )
     print(coverage_table(report))
     print(kind_table(report))
@@ -247,11 +252,21 @@ def main(argv: list[str] | None = None) -> int:
         print("\n" + skip_reasons(report))
     print("\npredicted duration per benchmark (s):")
     total = 0.0
+    unpredicted = []
     for qualname, entry in report.items():
         runs = sum(r is None for _, r, _ in entry["cells"])
-        print(f"  {qualname:40s} {runs:4d}/{len(entry['cells']):<4d} cells {entry['seconds']:8.0f}")
+        mark = ""
+        if runs and not entry["predicted"]:
+            mark = "  (no model: asv's overhead only)"
+            unpredicted.append(qualname)
+        print(f"  {qualname:40s} {runs:4d}/{len(entry['cells']):<4d} cells "
+              f"{entry['seconds']:8.0f}{mark}")
         total += entry["seconds"]
     print(f"predicted total: {total:.0f} s = {total / 60:.1f} min")
+    if unpredicted:
+        print(f"not in the prediction: the run time of {len(unpredicted)} benchmarks without "
+              f"a cost model ({', '.join(unpredicted)}); the durations asv measured are in "
+              f"each result file (python scripts/history.py --durations: per run)")
     return 0
 
 

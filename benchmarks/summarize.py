@@ -26,6 +26,7 @@ class Summarize(Case):
 
     params = ([True, False], list(N_VALUES), list(CHANNELS))
     param_names = ("exact", "n", "channels")
+    version = "1"
 
     def skip_reason(self, exact: bool, n: int, c: int) -> str | None:
         seconds = _predicted(n, c, exact)

@@ -48,6 +48,7 @@ from .common import (
     feasible_path,
     predicted,
     predicted_path,
+    tier_cells,
     weights,
     wide_reason,
 )
@@ -65,6 +66,7 @@ class TimeBatchedSVD(Case):
 
     params = (list(LAYOUTS), list(N_VALUES), list(CHANNELS))
     param_names = ("layout", "n", "channels")
+    version = "1"
 
     #: largest predicted seconds of one stage (None: the suite's MAX_SECONDS)
     max_seconds: float | None = None
@@ -117,6 +119,8 @@ class TimeBatchedSVDWide(TimeBatchedSVD):
     """
 
     params = (["lfa", "fast", "torch"], list(WIDE_N), list(WIDE_CHANNELS))
+    version = "1"
+    tracked = tier_cells(n=(14,), channels=(128,))
     rounds = 1
     repeat = (1, 3, 1.0)
     max_seconds = LARGE_MAX_SECONDS
@@ -130,6 +134,7 @@ class TimeLayoutCopy(Case):
 
     params = (list(N_VALUES), list(CHANNELS))
     param_names = ("n", "channels")
+    version = "1"
 
     def skip_reason(self, n: int, c: int) -> str | None:
         return feasible("fft", c, n, stage="transform")

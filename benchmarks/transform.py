@@ -30,6 +30,7 @@ from .common import (
     feasible_path,
     predicted,
     predicted_path,
+    tier_cells,
     weights,
     wide_reason,
 )
@@ -42,6 +43,7 @@ class TimeTransform(Case):
 
     params = ([*TRANSFORM_PATHS, "fast", "torch"], list(N_VALUES), list(CHANNELS))
     param_names = ("path", "n", "channels")
+    version = "1"
 
     def skip_reason(self, path: str, n: int, c: int) -> str | None:
         return feasible_path(path, c, n, stage="transform")
@@ -79,6 +81,8 @@ class TimeTransformWide(TimeTransform):
     :class:`benchmarks.end_to_end.TimeSingularValuesWide`): 1 to 3 samples a cell."""
 
     params = (["lfa", "fft", "fast", "torch"], list(WIDE_N), list(WIDE_CHANNELS))
+    version = "1"
+    tracked = tier_cells(n=(14,), channels=(128,))
     rounds = 1
     repeat = (1, 3, 1.0)
 
@@ -97,6 +101,7 @@ class TimeFFTWPlanning(Case):
 
     params = (list(N_VALUES), list(CHANNELS))
     param_names = ("n", "channels")
+    version = "1"
 
     def skip_reason(self, n: int, c: int) -> str | None:
         return feasible("fftw", c, n, stage="transform")

@@ -32,9 +32,12 @@ from .common import (
     Case,
     Tracked,
     check,
+    check_tier,
     feasible,
+    in_tier,
     limit_threads,
     predicted,
+    tier_cells,
     weights,
 )
 
@@ -48,6 +51,8 @@ class TimeTopOne(Case):
 
     params = (list(N_VALUES), list(CHANNELS))
     param_names = ("n", "channels")
+    version = "1"
+    tracked = tier_cells(n=(32, 64), channels=(4,))
 
     def skip_reason(self, n: int, c: int) -> str | None:
         return feasible("explicit", c, n, top_k=1, boundary="zero")
@@ -67,6 +72,7 @@ class TimeNormBound(Case):
 
     params = (list(CHANNELS),)
     param_names = ("channels",)
+    version = "1"
 
     def skip_reason(self, c: int) -> str | None:
         return None
@@ -86,6 +92,7 @@ class TimeApproximate(Case):
 
     params = (list(ALL_MODELS), list(N_VALUES), list(CHANNELS))
     param_names = ("model", "n", "channels")
+    version = "1"
 
     def skip_reason(self, model: str, n: int, c: int) -> str | None:
         # O(n*n) symbol evaluations and SVDs, like the lfa path; a third of its limit
@@ -107,7 +114,7 @@ def _reference_cells() -> list[tuple[int, int, int]]:
     for k in MODEL_KERNELS:
         for n in BOUNDARY_N:
             for c in CHANNELS:
-                if n < k:
+                if n < k or not in_tier(TrackModelError, kernel=k, n=n, channels=c):
                     continue
                 if feasible("explicit", c, n, max_seconds=REFERENCE_MAX_SECONDS / 4) is None:
                     cells.append((k, n, c))
@@ -119,6 +126,8 @@ class TrackModelError(Tracked):
 
     params = (list(ALL_MODELS), list(MODEL_KERNELS), list(BOUNDARY_N), list(CHANNELS))
     param_names = ("model", "kernel", "n", "channels")
+    version = "1"
+    tracked = tier_cells(n=(8, 16), channels=(4,))
 
     @staticmethod
     def predict_cache() -> float:
@@ -147,6 +156,7 @@ class TrackModelError(Tracked):
         return 0.0, 0.0
 
     def setup(self, errors: dict, model: str, k: int, n: int, c: int) -> None:
+        check_tier(self, model, k, n, c)
         check(self.skip_reason(model, k, n, c))
 
     def track_mean_abs(self, errors: dict, model: str, k: int, n: int, c: int) -> float:
@@ -163,6 +173,8 @@ class TrackBoundGap(Tracked):
 
     params = (list(N_VALUES), list(CHANNELS))
     param_names = ("n", "channels")
+    version = "1"
+    tracked = tier_cells(n=(32, 64), channels=(4,))
 
     def skip_reason(self, n: int, c: int) -> str | None:
         return feasible("explicit", c, n, top_k=1, boundary="zero", max_seconds=MAX_SECONDS)
@@ -171,6 +183,7 @@ class TrackBoundGap(Tracked):
         return 0.0, predicted("explicit", c, n, top_k=1, boundary="zero")
 
     def setup(self, n: int, c: int) -> None:
+        check_tier(self, n, c)
         check(self.skip_reason(n, c))
         self._limiter = limit_threads(FIXED_THREADS)
         w = weights(c)

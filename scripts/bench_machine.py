@@ -19,9 +19,13 @@ up) with stable values:
 ``arch``, ``cpu``, ``num_cpu``
     asv's own values (``platform.machine()``, the CPU's model name, the core count).
 
-Any of them can be given instead (``--cpu``, ``--os``, ...), and so can the machine's name
-(``--machine``, default: the host name, as plain ``asv run`` assumes). The same
-functions relabel results taken before this rule existed (``scripts/relabel_results.py``).
+Any of them can be given instead (``--cpu``, ``--os``, ...). The machine's *name* is
+derived from the hardware by :mod:`machine_id` (CPU model and flags, cores, memory, BLAS
+kernel, checked by a one-second calibration: two hosts of different speed never share a
+name); ``--machine`` asks for one by hand, refused when its stored calibration does not
+match this machine. The description is also registered under the host name, the key a
+plain ``asv run`` looks up, so plain runs land on the same lines. The same functions
+relabel results taken before this rule existed (``scripts/relabel_results.py``).
 
 Usage::
 
@@ -137,7 +141,9 @@ def describe(defaults: dict[str, str] | None = None, **given: str | None) -> dic
     return info
 
 
-def register(info: dict[str, str], path: str | Path | None = None) -> Path:
+def register(
+    info: dict[str, str], path: str | Path | None = None, key: str | None = None
+) -> Path:
     """Store ``info`` as asv's description of the machine ``info["machine"]``.
 
     Parameters
@@ -146,6 +152,9 @@ def register(info: dict[str, str], path: str | Path | None = None) -> Path:
         A description from :func:`describe`.
     path : str or Path, optional
         asv's machine file (default ``~/.asv-machine.json``, where ``asv run`` reads it).
+    key : str, optional
+        The entry's key (default the machine's name; plain ``asv run`` looks up the host
+        name).
 
     Returns
     -------
@@ -155,12 +164,12 @@ def register(info: dict[str, str], path: str | Path | None = None) -> Path:
     from asv.machine import MachineCollection
 
     target = Path(path) if path is not None else Path(MachineCollection.get_machine_file_path())
-    MachineCollection.save(info["machine"], dict(info), _path=str(target))
+    MachineCollection.save(key or info["machine"], dict(info), _path=str(target))
     return target
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Register this machine with asv and print its description."""
+    """Name this machine, register it with asv and print its description."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     for field in FIELDS:
         parser.add_argument(
@@ -169,16 +178,42 @@ def main(argv: list[str] | None = None) -> int:
         )
     parser.add_argument("--machine-file", default=None,
                         help="asv's machine file (default ~/.asv-machine.json)")
+    parser.add_argument("--results", default="results",
+                        help="the suite's results folder (default results/)")
+    parser.add_argument("--calibrations", default="measurements/machines",
+                        help="the stored calibrations (default measurements/machines/)")
+    parser.add_argument("--name-file", default=None,
+                        help="also write the chosen name to this file (make reads it)")
     args = parser.parse_args(argv)
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import machine_id
+
+    finger = machine_id.fingerprint()
+    cal = machine_id.calibrate()
     try:
+        name, how = machine_id.choose(Path(args.results), Path(args.calibrations), finger, cal,
+                                      given=args.machine)
+        args.machine = name
         info = describe(**{field: getattr(args, field) for field in FIELDS})
     except ValueError as exc:
         print(f"bench_machine: {exc}", file=sys.stderr)
         return 2
+    stored = machine_id.record(Path(args.calibrations), name, finger, cal)
     path = register(info, args.machine_file)
-    print(f"asv machine {info['machine']!r} ({path}):")
+    host = asv_defaults().get("machine", "")
+    if host and host != name:
+        # a plain `asv run` looks its machine up by host name: the same description under
+        # that key files its results under `name` too
+        register({**info, "machine": name}, args.machine_file, key=host)
+    if args.name_file:
+        Path(args.name_file).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.name_file).write_text(name + "\n")
+    print(f"asv machine {name!r} ({path}): {how}")
     for field in FIELDS[1:]:
         print(f"  {field:8s} {info[field]}")
+    timing = ", ".join(f"{k} {v * 1e3:.2f} ms" for k, v in cal.items())
+    print(f"  calibration (1 thread, CPU time, best of {machine_id.REPEATS}): {timing}"
+          + (f"; stored in {stored}" if stored else ""))
     return 0
 
 

@@ -7,6 +7,11 @@ Usage::
 
     python scripts/history.py --machine vm            # every run, oldest first
     python scripts/history.py --machine vm --last 2   # "<older> <newer>" commit hashes
+    python scripts/history.py --machine vm --durations  # each run's wall time and cells
+
+``--durations`` reads each run's own timestamps (asv records when each benchmark started
+and ended): the wall time from the first start to the last end, which leaves out asv's
+environment build before it, and the cells measured, skipped and failed.
 """
 
 from __future__ import annotations
@@ -44,6 +49,29 @@ def stored_runs(results_dir: Path, machine: str) -> list[Run]:
     return runs
 
 
+def duration(path: Path) -> dict[str, float | int]:
+    """Wall seconds of one run (first benchmark start to last end) and its cell counts."""
+    data = json.loads(path.read_text())
+    starts, ends = [], []
+    counts = {"ok": 0, "skipped": 0, "failed": 0}
+    columns = data.get("result_columns", [])
+    for entry in data.get("results", {}).values():
+        record = dict(zip(columns, entry, strict=False))
+        if record.get("started_at") is not None and record.get("duration") is not None:
+            starts.append(record["started_at"] / 1000)
+            ends.append(record["started_at"] / 1000 + record["duration"])
+        values = record.get("result") or []
+        for value in values if isinstance(values, list) else [values]:
+            if value is None:
+                counts["failed"] += 1
+            elif isinstance(value, float) and value != value:
+                counts["skipped"] += 1
+            else:
+                counts["ok"] += 1
+    seconds = max(ends) - min(starts) if starts else float("nan")
+    return {"seconds": seconds, **counts}
+
+
 def branch_order(branch: str, repo: Path = ROOT) -> list[str]:
     """Full hashes of ``branch``'s commits, oldest first."""
     out = subprocess.run(
@@ -76,6 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--branch", default="main")
     parser.add_argument("--last", type=int, default=0,
                         help="print only the last N commits with runs, on one line")
+    parser.add_argument("--durations", action="store_true",
+                        help="each run's wall time and its measured, skipped, failed cells")
     args = parser.parse_args(argv)
     try:
         runs = in_history_order(stored_runs(args.results, args.machine),
@@ -94,6 +124,11 @@ def main(argv: list[str] | None = None) -> int:
     for run in runs:
         date = subprocess.run(["git", "show", "-s", "--format=%cs", run.commit], cwd=ROOT,
                               capture_output=True, text=True).stdout.strip()
+        if args.durations:
+            d = duration(run.path)
+            print(f"{run.commit[:8]}  {date}  {d['seconds'] / 60:6.1f} min  {d['ok']:5d} ok "
+                  f"{d['skipped']:5d} skipped {d['failed']:3d} failed")
+            continue
         print(f"{run.commit[:8]}  {date}  {run.env}  {run.path.relative_to(args.results)}")
     return 0
 

@@ -230,7 +230,8 @@ def test_relabel_refuses_another_environment_and_an_unknown_python():
 
 def test_relabel_script_never_replaces_a_file(tmp_path):
     """A run of the old label beside one of the new name: refused without --force."""
-    source = committed_runs()[0]
+    source = next(path for path in committed_runs()
+                  if relabel_results.NOTE_KEY in json.loads(path.read_text()))
     data = json.loads(source.read_text())
     original, _ = original_of(data)
     machine = tmp_path / "results" / source.parent.name
@@ -255,3 +256,17 @@ def test_history_of_the_committed_runs():
     runs = history.stored_runs(ROOT / "results", "vm")
     ordered = history.in_history_order(runs, history.branch_order("HEAD"))
     assert len({r.commit for r in ordered}) >= 2
+
+
+def test_durations_of_the_committed_runs():
+    for run in history.stored_runs(ROOT / "results", "vm"):
+        d = history.duration(run.path)
+        # the default runs took half an hour or more; every cell is counted once
+        assert 10 * 60 < d["seconds"] < 6 * 3600, (run.path.name, d)
+        data = json.loads(run.path.read_text())
+        cells = 0
+        for entry in data["results"].values():
+            record = dict(zip(data["result_columns"], entry, strict=False))
+            values = record["result"]
+            cells += len(values) if isinstance(values, list) else 1
+        assert d["ok"] + d["skipped"] + d["failed"] == cells
