@@ -367,7 +367,10 @@ def block_top_values(
                 done &= (res[:k] <= strict * rtol * s[0] * s) | (err <= strict * tiny * lam[0])
         last = steps + 1 >= maxiter
         if bool(np.all(done)) or last:
-            top = _verify(fwd, adj, v, j, y, lam, res, b, k, rtol, vectors)
+            # a locked vector's coupling is zeroed, not its error: the Gram's rounding
+            # level is the least residual any of its Ritz values has
+            floor = np.maximum(res, 16 * np.finfo(float).eps * scale)
+            top = _verify(fwd, adj, v, j, y, lam, floor, b, k, rtol, vectors)
             steps += 1
             if bool(np.all(top.certified)) or last:
                 top = dataclasses.replace(top, steps=steps, block=b)
@@ -425,9 +428,13 @@ def _verify(
     u, sv, zt = scipy.linalg.svd(ax, full_matrices=False)
     resid = np.asarray(adj(u), dtype=np.float64) - (x @ zt.T) * sv
     eta = np.linalg.norm(resid, axis=0) / math.sqrt(2)
-    below = np.sqrt(np.maximum(lam[m:], 0.0))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        eta_below = np.where(below > 0, res[m:] / below, np.inf) / math.sqrt(2)
+    # the Ritz values below the block, in singular values: an eigenvalue error e of
+    # A^T A is at most min(e / (s + s_low), sqrt(e)) in s. Those within their error of
+    # zero are the Gram's rounding, at most the block's smallest value in exact
+    # arithmetic, and say nothing the check on A does not: they are left out (else their
+    # sqrt(eps) ||A|| would outrank and blur the block's zeros, which A resolves to eps)
+    informative = lam[m:] > res[m:]
+    below, eta_below = _sigma_bounds(lam[m:][informative], res[m:][informative])
     values = np.concatenate([sv, below])
     resids = np.concatenate([eta, eta_below])
     order = np.argsort(-values, kind="stable")
