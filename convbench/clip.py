@@ -170,8 +170,8 @@ def _clip_layer(
         16 * cells * (3 * rows * cols + (rows + cols) * r),
         memory_budget,
         f"clip of {layer.describe()}",
-        "Clip on a smaller input size: the bound holds for the layer's symbol, the same "
-        "kernel on every torus at least its size.",
+        "Clip on a smaller input size: the bound then holds on that torus and on the "
+        "tori whose sizes divide it, not on larger ones.",
     )
     weight_index, poly_index = _support(layer)
     kernel = poly.kernel
@@ -227,9 +227,11 @@ def clip(
     weight : array_like or Conv
         The weights (layout ``layout``) or a :class:`Conv` (its settings are its own).
     shape : tuple of int, optional
-        The input size (the torus the spectrum is clipped on). Left out with an array
-        weight: the smallest torus where no tap wraps around, whose symbol is the
-        layer's on every larger torus.
+        The input size (the torus the spectrum is clipped on). The bound holds on this
+        torus and on every torus whose size divides it (their frequencies are among
+        its own), not on larger ones: the clipped kernel's sigma_max on a larger torus
+        may exceed ``max_sigma``. Left out with an array weight: the smallest torus
+        where no tap wraps around.
     max_sigma : float
         The bound, positive and finite (default 1: a 1-Lipschitz layer).
     rounds : int

@@ -175,6 +175,17 @@ def test_clip_reaches_the_bound_and_keeps_the_support(case, schedule):
     assert "reached" in str(report)
 
 
+def test_clip_bound_holds_on_the_tori_that_divide_its_size():
+    """The frequencies of an 8 x 8 torus are among those of 16 x 16: a kernel clipped
+    at 16 is bounded at 8 too (a larger torus is not covered, see the docs)."""
+    w = cb.he_normal(4, 4, 3, seed=0)
+    report = cb.clip(w, (16, 16), max_sigma=1.0, tol=1e-3)
+    assert report.reached
+    for n in (16, 8, 4):
+        top = cb.singular_values(report.weight, (n, n))[0]
+        assert top <= 1.0 * (1 + 1e-3) + 1e-12
+
+
 def test_clip_never_raises_sigma_max():
     w = weights((4, 4, 3, 3), 1)
     sigma = cb.singular_values(w, (8, 8))[0]
