@@ -25,13 +25,15 @@ The public face re-exports focused modules:
 """
 
 from .boundary import approximate
-from .bounds import NormBound, SizeBound, size_bound, spectral_norm_bound
+from .bounds import NormBound, spectral_norm_bound
 from .budget import BudgetError, feasibility, memory_budget
 from .clip import ClipReport, clip
+from .embedding import SizeBound, size_bound
 from .explicit import unrolled
+from .extremes import smallest_singular_values
+from .krylov import ConvergenceWarning
 from .layer import Conv, as_layer
 from .models import LayerRecord, ModelReport, SweepReport, model_spectra, sweep
-from .operators import ConvergenceWarning, smallest_singular_values
 from .spectrum import METHODS, singular_values
 from .stream import Summary, summarize
 from .symbols import FFTWPlan, symbol

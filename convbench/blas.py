@@ -12,9 +12,33 @@ controller is created once per process (it inspects the loaded libraries).
 from __future__ import annotations
 
 import contextlib
+import numbers
+import os
 from collections.abc import Iterator
+from typing import Any
 
-__all__ = ["blas_threads", "single_blas_thread"]
+__all__ = ["blas_threads", "check_threads", "default_threads", "single_blas_thread"]
+
+
+def default_threads() -> int:
+    """Number of cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def check_threads(threads: Any) -> int:
+    """Validate ``threads`` (``None``: all cores) and return a positive int.
+
+    Every entry point that takes ``threads`` refuses a bad value through this function,
+    with the same message.
+    """
+    if threads is None:
+        return default_threads()
+    if isinstance(threads, bool) or not isinstance(threads, numbers.Integral) or threads < 1:
+        raise ValueError(f"threads must be a positive integer or None; got {threads!r}")
+    return int(threads)
 
 _CONTROLLER = None
 

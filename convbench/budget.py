@@ -350,7 +350,7 @@ def estimate(
                 _STREAM_RATE
             )
         elif top_k == 1 and nnz > MATRIX_FREE_NNZ:
-            # convbench.operators.golub_kahan_top: per-tap GEMMs, no sparse matrix, four
+            # convbench.extremes.golub_kahan_top: per-tap GEMMs, no sparse matrix, four
             # Lanczos vectors, the padded input and output of a matvec, one 32 MiB chunk
             # and the 64 MiB symbol chunk of the start vector's maximiser search
             big = max(rows, cols)

@@ -36,18 +36,22 @@ rewritten. Nothing is measured or read at import.
 from __future__ import annotations
 
 import functools
-import json
 import os
-import platform
-import tempfile
 import time
 from collections.abc import Callable
 from itertools import pairwise
-from pathlib import Path
-from typing import Any
 
 import numba
 import numpy as np
+
+from .choice_cache import (
+    CACHE_DIR_ENV,
+    cache_dir,
+    cache_dirs,
+    machine_key,
+    read_choice,
+    write_choice,
+)
 
 __all__ = [
     "CACHE_DIR_ENV",
@@ -67,10 +71,7 @@ __all__ = [
 SORT_ENV = "CONVBENCH_SORT"
 #: Accepted values of :data:`SORT_ENV`.
 SORT_METHODS = ("auto", "radix", "numpy")
-#: Environment variable naming the folder of the stored sort choice (see :func:`cache_dir`).
-CACHE_DIR_ENV = "CONVBENCH_CACHE_DIR"
 _CHOICE_FILE = "convbench-sort-choice.json"
-_CHOICE_FORMAT = 1
 _AUTO_MIN = 1 << 21  # smaller sorts take the radix sort without measuring
 # Below this many values numpy's sort and expansion run, decided without a measurement:
 # either way takes a millisecond or two here, while loading the compiled kernels of the
@@ -469,10 +470,10 @@ def _numpy_sort_is_faster() -> bool:
     (:func:`cache_dir`); where there is none, or it is unreadable or was made for
     another key, both sorts are measured and the outcome is stored.
     """
-    key = _machine_key()
-    folders = _cache_dirs()
+    key = machine_key()
+    folders = cache_dirs()
     for folder in folders:
-        stored = _read_choice(folder / _CHOICE_FILE, key)
+        stored = read_choice(folder / _CHOICE_FILE, key)
         if stored is not None:
             return stored == "numpy"
     numpy_time, radix_time = _measure_sorts()
@@ -480,7 +481,7 @@ def _numpy_sort_is_faster() -> bool:
     record = {"key": key, "choice": choice, "numpy_s": numpy_time, "radix_s": radix_time,
               "probe": _PROBE, "measured": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     for folder in folders:
-        if _write_choice(folder / _CHOICE_FILE, record):
+        if write_choice(folder / _CHOICE_FILE, record):
             break
     return choice == "numpy"
 
@@ -504,96 +505,6 @@ def _measure_sorts() -> tuple[float, float]:
     numpy_time = best(np.ndarray.sort)
     radix_time = best(lambda v: radix_sort(v, scratch))
     return numpy_time, radix_time
-
-
-def cache_dir() -> Path:
-    """The folder where the measured sort choice of this machine is kept.
-
-    ``CONVBENCH_CACHE_DIR`` where it is set; else numba's cache folder
-    (``NUMBA_CACHE_DIR``) where that is set; else the ``__pycache__`` folder beside this
-    module, where numba keeps the compiled kernels. If that folder cannot be written the
-    choice goes to ``$XDG_CACHE_HOME/convbench`` (default ``~/.cache/convbench``), and if
-    neither can, it is measured once per process.
-
-    Returns
-    -------
-    pathlib.Path
-        The first folder tried; it need not exist yet.
-    """
-    return _cache_dirs()[0]
-
-
-def _cache_dirs() -> list[Path]:
-    """The folders tried in turn for the stored sort choice (see :func:`cache_dir`)."""
-    own = os.environ.get(CACHE_DIR_ENV, "").strip()
-    if own:
-        return [Path(own)]
-    numba_dir = os.environ.get("NUMBA_CACHE_DIR", "").strip()
-    first = Path(numba_dir) if numba_dir else Path(__file__).resolve().parent / "__pycache__"
-    user = Path(os.environ.get("XDG_CACHE_HOME", "").strip() or Path.home() / ".cache")
-    return [first, user / "convbench"]
-
-
-def _cpu_model() -> str:
-    """The CPU's model name (``/proc/cpuinfo`` on Linux), else what platform reports."""
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def _numpy_simd() -> str:
-    """The SIMD extensions numpy dispatches to here (``NPY_DISABLE_CPU_FEATURES`` counts)."""
-    for module in ("numpy._core._multiarray_umath", "numpy.core._multiarray_umath"):
-        try:
-            features = __import__(module, fromlist=["__cpu_features__"]).__cpu_features__
-        except (ImportError, AttributeError):
-            continue
-        return " ".join(sorted(name for name, on in features.items() if on))
-    return "unknown"
-
-
-def _machine_key() -> dict[str, str]:
-    """What the sort choice depends on: CPU, numpy's SIMD dispatch, numpy and numba."""
-    return {"cpu": _cpu_model(), "machine": platform.machine(), "simd": _numpy_simd(),
-            "numpy": np.__version__, "numba": numba.__version__}
-
-
-def _read_choice(path: Path, key: dict[str, str]) -> str | None:
-    """The choice stored at ``path`` for ``key``; ``None`` if absent, corrupt or stale."""
-    try:
-        with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
-    except (OSError, ValueError):
-        return None
-    if not isinstance(data, dict) or data.get("format") != _CHOICE_FORMAT:
-        return None
-    record = data.get("record")
-    if not isinstance(record, dict) or record.get("key") != key:
-        return None
-    choice = record.get("choice")
-    return choice if choice in ("radix", "numpy") else None
-
-
-def _write_choice(path: Path, record: dict[str, Any]) -> bool:
-    """Store ``record`` at ``path`` atomically (a replaced file is never half written)."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump({"format": _CHOICE_FORMAT, "record": record}, fh, indent=1)
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
-    except OSError:
-        return False
-    return True
 
 
 def sort(

@@ -122,7 +122,7 @@ def _fourier(name: str) -> Callable[[Conv, int | None, dict[str, Any]], np.ndarr
 
 
 def _run_fast(layer: Conv, top_k: int | None, options: dict[str, Any]) -> np.ndarray:
-    from .halfspace import layer_fast_values
+    from .fast.halfspace import layer_fast_values
 
     return layer_fast_values(
         layer,
@@ -135,7 +135,7 @@ def _run_fast(layer: Conv, top_k: int | None, options: dict[str, Any]) -> np.nda
 def _run_explicit(layer: Conv, top_k: int | None, options: dict[str, Any]) -> np.ndarray:
     from .budget import matrix_free
     from .explicit import assemble, dense_singular_values, sparse_top_k
-    from .operators import block_maxiter, layer_top_values
+    from .extremes import block_maxiter, layer_top_values
 
     if top_k is not None and matrix_free(layer):
         return layer_top_values(layer, top_k)

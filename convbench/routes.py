@@ -2,7 +2,7 @@
 
 The thresholds and the one decision built on them live here, apart from the kernels, so
 that every module that runs the routes (:mod:`convbench.fast`,
-:mod:`convbench.halfspace`) and the one that prices them (:mod:`convbench.budget`) read
+:mod:`convbench.fast.halfspace`) and the one that prices them (:mod:`convbench.budget`) read
 the same numbers. A block is ``r x k`` with ``r >= k`` (blocks are oriented tall; the
 singular values of the transpose are the same).
 
@@ -54,13 +54,14 @@ JACOBI_MAX = 8
 GRAM_SOA_MAX = 32
 #: Blocks with ``min(cout, cin) > GRAM_SOA_MAX`` and ``max(cout, cin)`` at least this
 #: many times ``min(cout, cin)`` (a strided layer's wide polyphase blocks) take their
-#: Gram matrices from the layer's Gram coefficients (``fast._gram_coefficients``) instead
-#: of the symbol: their smallest singular values are far enough from zero that the
-#: coarser, frequency-independent error bound still certifies them. Square blocks keep
-#: the symbol's Gram product: with PyTorch's default weights the coefficients certified
-#: 88% of the blocks of a 64-channel 3x3 layer (the product 99.6%) and, on one thread,
-#: took as long at 64 channels (n = 64) and 1.4x longer at 128 (n = 32); wide blocks
-#: took 0.6x as long (64 -> 128 channels at n = 64, and two stride-2 layers).
+#: Gram matrices from the layer's Gram coefficients
+#: (``convbench.fast.plane.gram_coefficients``) instead of the symbol: their smallest
+#: singular values are far enough from zero that the coarser, frequency-independent
+#: error bound still certifies them. Square blocks keep the symbol's Gram product: with
+#: PyTorch's default weights the coefficients certified 88% of the blocks of a
+#: 64-channel 3x3 layer (the product 99.6%) and, on one thread, took as long at 64
+#: channels (n = 64) and 1.4x longer at 128 (n = 32); wide blocks took 0.6x as long (64
+#: -> 128 channels at n = 64, and two stride-2 layers).
 GRAM_COEF_ASPECT = 2
 #: Largest ``min(cout, cin)`` of a square-ish block (``max < GRAM_COEF_ASPECT * min``)
 #: that takes the Gram route past the compiled kernel. The certificate asks

@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 
 from . import registry
+from .blas import check_threads
 from .budget import check_memory
-from .fast import check_threads
 from .layer import Conv, takes_layer
 
 __all__ = ["METHODS", "singular_values"]

@@ -7,8 +7,8 @@ values collected near each requested quantile (at most :data:`COLLECT_CAP` per
 quantile). Every periodic layer streams: the plain layer and the ungrouped 1-D and 2-D
 ones go through the compiled 2-D path's row chunks of the half frequency plane
 (:func:`convbench.fast.iter_half_plane`, on the layer's polyphase kernel, as
-:func:`convbench.halfspace.layer_fast_values` does); grouped and 3-D layers through
-the half-space chunks of :func:`convbench.halfspace.iter_half_space`. Both give each
+:func:`convbench.fast.halfspace.layer_fast_values` does); grouped and 3-D layers through
+the half-space chunks of :func:`convbench.fast.halfspace.iter_half_space`. Both give each
 chunk's values as ``(doubles, singles)``: those of the frequencies that stand for their
 conjugate too, and those of the self-conjugate ones.
 
@@ -35,33 +35,23 @@ default histogram range is ``[0, U]`` (the extremes are not known before the pas
 
 from __future__ import annotations
 
-import copy
-import itertools
 import math
 import numbers
-import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import numba
 import numpy as np
 
-from .blas import single_blas_thread
+from .blas import check_threads, single_blas_thread
 from .budget import estimate_seconds
-from .fast import _chunk, _Plan, check_threads, iter_half_plane
-from .halfspace import iter_half_space, space_jobs
 from .layer import Conv, takes_layer
+from .passes import Cluster, Local
+from .tally import COLLECT_CAP, FINE_BINS, locate
 
 __all__ = ["COLLECT_CAP", "FINE_BINS", "Summary", "summarize", "upper_bound"]
 
-#: Bins of the internal histogram that locates the quantiles.
-FINE_BINS = 1 << 20
-#: Largest number of values kept for one interval before it is split again.
-COLLECT_CAP = 1 << 22
-#: Bins of a refinement pass.
-_SPLIT_BINS = 1 << 12
 #: Default quantiles.
 DEFAULT_QUANTILES = (0.0, 0.001, 0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.99, 0.999, 1.0)
 
@@ -142,83 +132,6 @@ def upper_bound(weight: np.ndarray | Conv) -> float:
     return max(float(row.sum()) for row in norms)
 
 
-@numba.njit(cache=True, nogil=True)
-def _accumulate(values, weight, lo, scale, counts):  # pragma: no cover - compiled
-    """Add ``weight`` to bin ``clamp(int((v - lo) * scale), 0, len(counts) - 1)``."""
-    nb = counts.size
-    for v in values:
-        i = int((v - lo) * scale)
-        i = min(max(i, 0), nb - 1)
-        counts[i] += weight
-
-
-def _bin_index(values: np.ndarray, lo: float, scale: float, nb: int) -> np.ndarray:
-    """The bin :func:`_accumulate` puts each value in (same floating-point operations)."""
-    return np.clip(((values - lo) * scale).astype(np.int64), 0, nb - 1)
-
-
-class _Interval:
-    """The values in bin ``b`` of every level of ``levels``, holding order stats ``ranks``.
-
-    Each level is ``(lo, scale, nbins, b)``; membership is decided by the same binning
-    arithmetic that counted the values, so counts and collected values always agree.
-    ``lo`` and ``hi`` are the bin's nominal edges (used only to stop when it is narrow).
-    """
-
-    def __init__(
-        self, levels: list[tuple[float, float, int, int]], lo: float, hi: float,
-        before: int, count: int, ranks: list[int],
-    ) -> None:
-        self.levels, self.lo, self.hi = levels, lo, hi
-        self.before, self.count, self.ranks = before, count, ranks
-        self.narrow = hi - lo <= 4 * np.spacing(max(abs(hi), abs(lo)))
-        self.collect = count <= COLLECT_CAP
-        self.counts = None if self.collect else np.zeros(_SPLIT_BINS, dtype=np.int64)
-        self.scale = _SPLIT_BINS / (hi - lo) if hi > lo else 0.0
-        self.values: list[np.ndarray] = []
-
-    def members(self, vals: np.ndarray) -> np.ndarray:
-        for lo, scale, nb, b in self.levels:
-            if not vals.size:
-                break
-            vals = vals[_bin_index(vals, lo, scale, nb) == b]
-        return vals
-
-    def feed(self, d: np.ndarray, s: np.ndarray) -> None:
-        for vals, rep in ((d, 2), (s, 1)):
-            got = self.members(vals)
-            if not got.size:
-                continue
-            if self.collect:
-                self.values.append(np.repeat(got, rep))
-            else:
-                _accumulate(got, rep, self.lo, self.scale, self.counts)
-
-    def split(self) -> list[_Interval]:
-        assert self.counts is not None
-        return _locate(self.counts, self.lo, self.hi, self.scale, self.before, self.ranks,
-                       self.levels)
-
-
-def _locate(
-    counts: np.ndarray, lo: float, hi: float, scale: float, before: int, ranks: list[int],
-    levels: list[tuple[float, float, int, int]],
-) -> list[_Interval]:
-    """Split ``ranks`` over the bins of ``counts`` (binned on ``lo, scale``)."""
-    nb = counts.size
-    edges = np.linspace(lo, hi, nb + 1)
-    cum = before + np.concatenate([[0], np.cumsum(counts)])
-    groups: dict[int, list[int]] = {}
-    for r in ranks:
-        b = min(int(np.searchsorted(cum, r, side="right")) - 1, nb - 1)
-        groups.setdefault(b, []).append(r)
-    return [
-        _Interval([*levels, (lo, scale, nb, b)], float(edges[b]), float(edges[b + 1]),
-                  int(cum[b]), int(counts[b]), rs)
-        for b, rs in groups.items()
-    ]
-
-
 def _check_quantiles(quantiles: Any) -> np.ndarray:
     try:
         q = np.asarray(quantiles, dtype=np.float64)
@@ -267,116 +180,6 @@ def _lerp(a: float, b: float, t: float) -> float:
     ``t >= 1/2``), so that exact order statistics give numpy's quantiles bit for bit."""
     diff = b - a
     return b - diff * (1 - t) if t >= 0.5 else a + diff * t
-
-
-def _histogram(d: np.ndarray, s: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    return 2 * np.histogram(d, edges)[0] + np.histogram(s, edges)[0]
-
-
-def _pack(counts: np.ndarray) -> tuple[int, np.ndarray]:
-    """Counts as ``(offset, the nonzero span in the narrowest unsigned dtype)``: what
-    a partial result sends of its fine histogram."""
-    nz = np.flatnonzero(counts)
-    if not nz.size:
-        return 0, np.zeros(0, dtype=np.uint8)
-    span = counts[nz[0] : nz[-1] + 1]
-    top = int(span.max())
-    for dtype in (np.uint8, np.uint16, np.uint32):
-        if top <= np.iinfo(dtype).max:
-            return int(nz[0]), span.astype(dtype)
-    return int(nz[0]), span.astype(np.uint64)
-
-
-def _unpack(packed: tuple[int, np.ndarray], size: int) -> np.ndarray:
-    offset, span = packed
-    counts = np.zeros(size, dtype=np.int64)
-    counts[offset : offset + span.size] = span
-    return counts
-
-
-class _Tally:
-    """Pass 1 over some chunks: extremes, count, squares, fine and user histograms.
-
-    ``add`` folds one chunk in. Tallies of disjoint chunk ranges ``merge`` in any order
-    into the tally of their union; the sum of squares is the one order-dependent
-    number, so each tally keeps its terms (two floats a chunk) and :meth:`replay` sums
-    them in chunk order, exactly as one tally over every chunk does.
-    """
-
-    def __init__(self, fine_scale: float, edges: np.ndarray | None) -> None:
-        self.fine_scale, self.edges = fine_scale, edges
-        self.smax, self.smin, self.count, self.sq = -np.inf, np.inf, 0, 0.0
-        self.terms: list[float] = []
-        self.fine = np.zeros(FINE_BINS, dtype=np.int64)
-        self.hist = None if edges is None else np.zeros(edges.size - 1, dtype=np.int64)
-
-    def add(self, d: np.ndarray, s: np.ndarray) -> None:
-        for vals, rep in ((d, 2), (s, 1)):
-            if vals.size:
-                self.smax = max(self.smax, float(vals.max()))
-                self.smin = min(self.smin, float(vals.min()))
-                self.count += rep * vals.size
-                term = rep * float(np.dot(vals, vals))
-                self.sq += term
-                self.terms.append(term)
-                _accumulate(vals, rep, 0.0, self.fine_scale, self.fine)
-        if self.hist is not None:
-            self.hist += _histogram(d, s, self.edges)
-
-    def merge(self, other: _Tally) -> None:
-        """Fold in the tally of other chunks (the sum of squares: see :meth:`replay`)."""
-        self.smax, self.smin = max(self.smax, other.smax), min(self.smin, other.smin)
-        self.count += other.count
-        self.fine += other.fine
-        if self.hist is not None:
-            self.hist += other.hist
-
-    def replay(self, terms: list[list[float]]) -> None:
-        """The sum of squares from every range's terms, ranges in chunk order."""
-        self.sq = 0.0
-        for part in terms:
-            for term in part:
-                self.sq += term
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        state["fine"] = _pack(self.fine)
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        state["fine"] = _unpack(state["fine"], FINE_BINS)
-        self.__dict__.update(state)
-
-
-class _Refine:
-    """A later pass over some chunks: the values (or the counts) of each interval
-    still open, and the user histogram when pass 1 could not count it. Mergeable in
-    any order (the collected values are sorted before use)."""
-
-    def __init__(self, todo: list[_Interval], edges: np.ndarray | None) -> None:
-        self.todo, self.edges = todo, edges
-        self.hist = None if edges is None else np.zeros(edges.size - 1, dtype=np.int64)
-
-    def feed(self, d: np.ndarray, s: np.ndarray) -> None:
-        for iv in self.todo:
-            iv.feed(d, s)
-        if self.hist is not None:
-            self.hist += _histogram(d, s, self.edges)
-
-    def merge(self, other: _Refine) -> None:
-        for mine, theirs in zip(self.todo, other.todo, strict=True):
-            if mine.collect:
-                mine.values += theirs.values
-            else:
-                mine.counts += theirs.counts
-        if self.hist is not None:
-            self.hist += other.hist
-
-    def __getstate__(self) -> dict[str, Any]:
-        for iv in self.todo:  # one array per interval on the wire
-            if len(iv.values) > 1:
-                iv.values = [np.concatenate(iv.values)]
-        return self.__dict__.copy()
 
 
 @takes_layer(boundaries=("periodic",))
@@ -450,7 +253,7 @@ def summarize(
     top = bound * (1 + 1e-9) + 1e-300  # rounding may put a value a hair above U
     if progress is None:
         progress = estimate_seconds("fast", layer) > 10
-    run = _Local(layer, threads, progress) if client is None else _Cluster(client, layer, progress)
+    run = Local(layer, threads, progress) if client is None else Cluster(client, layer, progress)
 
     # histogram edges known before pass 1?
     edges: np.ndarray | None
@@ -484,7 +287,7 @@ def summarize(
             need_hist = True
         else:
             need_hist = False
-        todo = _locate(fine, 0.0, top, fine_scale, 0, ranks, []) if ranks else []
+        todo = locate(fine, 0.0, top, fine_scale, 0, ranks, []) if ranks else []
         # the extremes are known exactly
         for iv in todo:
             for r in list(iv.ranks):
@@ -545,160 +348,3 @@ def summarize(
         seconds=time.perf_counter() - start,
         shape=layer.shape,
     )
-
-
-class _Local:
-    """The passes on this machine: every chunk in order, from a pool of threads."""
-
-    def __init__(self, layer: Conv, threads: int, progress: bool) -> None:
-        self.chunks, self.nchunks = _source(layer, threads)
-        self.progress, self.passes = progress, 0
-
-    def _sweep(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        self.passes += 1
-        if not self.progress:
-            return self.chunks()
-        from tqdm import tqdm
-
-        return tqdm(self.chunks(), total=self.nchunks, desc=f"summarize pass {self.passes}",
-                    unit="chunk", file=sys.stderr, leave=False)
-
-    def tally(self, fine_scale: float, edges: np.ndarray | None) -> _Tally:
-        tally = _Tally(fine_scale, edges)
-        for d, s in self._sweep():
-            tally.add(d, s)
-        return tally
-
-    def refine(self, todo: list[_Interval], edges: np.ndarray | None) -> _Refine:
-        refine = _Refine(todo, edges)
-        for d, s in self._sweep():
-            refine.feed(d, s)
-        return refine
-
-
-#: Predicted seconds of work below which a cluster run makes one task per worker
-#: thread; above, tasks of at least this much work, up to four per worker thread (so a
-#: slow worker delays the end by a fraction of its share).
-TASK_SECONDS = 0.5
-
-
-class _Cluster:
-    """The same passes on a dask cluster: each task a contiguous range of chunks,
-    returning its :class:`_Tally` or :class:`_Refine`, merged here as they arrive."""
-
-    def __init__(self, client: Any, layer: Conv, progress: bool) -> None:
-        from .distributed import Cluster
-
-        self.cluster = Cluster(client)
-        self.layer = self.cluster.share(layer)  # once, to every worker
-        nchunks = _chunk_count(layer)
-        threads = self.cluster.threads
-        work = estimate_seconds("fast", layer)
-        want = max(threads, min(4 * threads, int(work / TASK_SECONDS)))
-        cuts = np.linspace(0, nchunks, min(nchunks, want) + 1).round().astype(int)
-        self.parts = [(int(a), int(b)) for a, b in itertools.pairwise(cuts)]
-        self.progress, self.passes = progress, 0
-
-    def _map(self, task: Callable[[Conv, tuple], Any], *args: Any) -> Iterator[tuple[int, Any]]:
-        self.passes += 1
-        jobs = [(a, b, *args) for a, b in self.parts]
-        done = self.cluster.map(task, jobs, shared=self.layer,
-                                name=f"summarize-pass{self.passes}")
-        if not self.progress:
-            return done
-        from tqdm import tqdm
-
-        return tqdm(done, total=len(jobs), desc=f"summarize pass {self.passes}",
-                    unit="task", file=sys.stderr, leave=False)
-
-    def tally(self, fine_scale: float, edges: np.ndarray | None) -> _Tally:
-        merged: _Tally | None = None
-        terms: list[list[float]] = [[] for _ in self.parts]
-        for i, part in self._map(_tally_task, fine_scale, edges):
-            terms[i] = part.terms
-            if merged is None:
-                merged = part
-            else:
-                merged.merge(part)
-        assert merged is not None
-        merged.replay(terms)
-        return merged
-
-    def refine(self, todo: list[_Interval], edges: np.ndarray | None) -> _Refine:
-        merged: _Refine | None = None
-        for _i, part in self._map(_refine_task, todo, edges):
-            if merged is None:
-                merged = part
-            else:
-                merged.merge(part)
-        assert merged is not None
-        return merged
-
-
-def _part_chunks(layer: Conv, start: int, stop: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Chunks ``start .. stop-1`` of a pass (in :func:`_source`'s order), on one thread."""
-    plan = _plane_plan(layer)
-    if plan is not None:
-        for bounds in _row_count(plan)[start:stop]:
-            yield _chunk(plan, *bounds)
-        return
-    poly = layer.polyphase()
-    yield from iter_half_space(poly, 1, jobs=space_jobs(poly)[start:stop])
-
-
-def _chunk_count(layer: Conv) -> int:
-    plan = _plane_plan(layer)
-    return len(_row_count(plan)) if plan is not None else len(space_jobs(layer.polyphase()))
-
-
-@single_blas_thread()
-def _tally_task(layer: Conv, job: tuple) -> _Tally:
-    """Pass 1 over chunks ``start .. stop-1``: a task of :class:`_Cluster`."""
-    start, stop, fine_scale, edges = job
-    tally = _Tally(fine_scale, edges)
-    for d, s in _part_chunks(layer, start, stop):
-        tally.add(d, s)
-    return tally
-
-
-@single_blas_thread()
-def _refine_task(layer: Conv, job: tuple) -> _Refine:
-    """A later pass over chunks ``start .. stop-1``: a task of :class:`_Cluster`."""
-    start, stop, todo, edges = job
-    refine = _Refine(copy.deepcopy(todo), edges)  # never the caller's intervals
-    for d, s in _part_chunks(layer, start, stop):
-        refine.feed(d, s)
-    return refine
-
-
-def _plane_plan(layer: Conv) -> _Plan | None:
-    """The compiled 2-D path's plan for the layers
-    :func:`convbench.halfspace.layer_fast_values` sends there (plain; ungrouped 1-D or
-    2-D with blocks wider than one column), else ``None``."""
-    if layer.is_plain:
-        n, m = layer.shape
-        return _Plan(layer.weight, n, m)
-    poly = layer.polyphase()
-    if poly.groups == 1 and layer.d <= 2 and min(poly.block) > 1:
-        kernel, grid = poly.kernel[0], poly.grid
-        if layer.d == 1:
-            kernel, grid = kernel[..., None], (*grid, 1)
-        return _Plan(kernel, *grid)
-    return None
-
-
-def _source(
-    layer: Conv, threads: int
-) -> tuple[Callable[[], Iterator[tuple[np.ndarray, np.ndarray]]], int]:
-    """A fresh chunk iterator per pass over the spectrum, and the number of chunks."""
-    plan = _plane_plan(layer)
-    if plan is not None:
-        return (lambda: iter_half_plane(plan, threads)), len(_row_count(plan))
-    poly = layer.polyphase()
-    return (lambda: iter_half_space(poly, threads)), len(space_jobs(poly))
-
-
-def _row_count(plan: _Plan) -> list[tuple[int, int]]:
-    from .fast import _CHUNK_ENTRIES, _row_chunks
-
-    return _row_chunks(plan.n, plan.m, plan.r * plan.k, _CHUNK_ENTRIES)

@@ -29,12 +29,12 @@ layout each naturally produces:
 from __future__ import annotations
 
 import dataclasses
-import os
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from .blas import default_threads
 from .layer import Conv, Polyphase, as_layer, bind_layer, takes_layer
 
 __all__ = [
@@ -58,14 +58,6 @@ SYMBOL_METHODS = ("lfa", "fft", "fftw")
 PLANNER_EFFORTS = ("FFTW_ESTIMATE", "FFTW_MEASURE", "FFTW_PATIENT", "FFTW_EXHAUSTIVE")
 
 
-def default_threads() -> int:
-    """Number of cores this process may use."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
-
-
 # ---------------------------------------------------------------------------------------
 # the one evaluator
 
@@ -80,7 +72,7 @@ def grid_phases(offsets: np.ndarray, n: int, rows: np.ndarray | None = None) -> 
     return np.exp(2j * np.pi * (np.outer(j, offsets) % n) / n)
 
 
-def _contract(kernel: np.ndarray, phases: Sequence[np.ndarray]) -> np.ndarray:
+def contract(kernel: np.ndarray, phases: Sequence[np.ndarray]) -> np.ndarray:
     """``out[j1..jd, g, r, c] = sum_b kernel[g, r, c, b] prod_i phases[i][j_i, b_i]``.
 
     One contraction per spatial axis, the last first; the first axis is one GEMM that
@@ -119,7 +111,7 @@ def symbol_at(poly: Polyphase, freqs: Sequence[Any]) -> np.ndarray:
         np.exp(1j * np.outer(np.asarray(t, dtype=np.float64).ravel(), np.arange(k) + o))
         for t, k, o in zip(freqs, poly.taps, poly.origin, strict=True)
     ]
-    return _contract(poly.kernel, phases)
+    return contract(poly.kernel, phases)
 
 
 def symbol_points(poly: Polyphase, points: Any) -> np.ndarray:
@@ -160,7 +152,7 @@ def lfa_blocks(poly: Polyphase) -> np.ndarray:
         grid_phases(np.arange(k) + o, n)
         for k, o, n in zip(poly.taps, poly.origin, poly.grid, strict=True)
     ]
-    return _contract(poly.kernel, phases)
+    return contract(poly.kernel, phases)
 
 
 def _tap_positions(poly: Polyphase) -> tuple[np.ndarray, ...]:

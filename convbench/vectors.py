@@ -318,8 +318,9 @@ def _periodic_triplets(
 
 
 def _zero_triplets(layer: Conv, top_k: int, rtol: float, memory_budget: Any) -> Triplets:
+    from .extremes import block_maxiter
     from .krylov import block_parameters, vector_triplets
-    from .operators import block_maxiter, conv_operator
+    from .operators import conv_operator
 
     small = min(layer.rows, layer.cols)
     b, basis = block_parameters(top_k, small)

@@ -27,7 +27,7 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 
 import convbench as cb  # noqa: E402
-from convbench import fast  # noqa: E402
+from convbench.fast import factor, plane  # noqa: E402
 
 TIMED = [(64, 64), (128, 16), (256, 6), (512, 3)]  # (channels, blocks per sample)
 CERTIFIED = [(48, 64), (64, 56), (96, 40), (128, 28), (192, 20), (256, 14), (512, 7)]
@@ -50,7 +50,7 @@ def per_block(repeats: int) -> list[dict]:
         blocks = rng.standard_normal((nb, k, k)) + 1j * rng.standard_normal((nb, k, k))
         med = _median_seconds({
             "svd": lambda b=blocks: np.linalg.svd(b, compute_uv=False),
-            "gram": lambda b=blocks: np.linalg.eigvalsh(fast._gram_products(b), UPLO="U"),
+            "gram": lambda b=blocks: np.linalg.eigvalsh(factor.gram_products(b), UPLO="U"),
         }, repeats)
         rows.append({"k": k, "svd_ms": 1e3 * med["svd"] / nb,
                      "gram_ms": 1e3 * med["gram"] / nb})
@@ -62,10 +62,10 @@ def certified(seed: int = 0) -> list[dict]:
     u = float(np.finfo(np.float64).eps) / 2
     for c, n in CERTIFIED:
         w = cb.pytorch_default(c, c, 3, seed=seed)
-        plan = fast._Plan(w, n, n)
+        plan = plane.Plan(w, n, n)
         blocks, _weight, _keep = plan.rows(0, n)
         kappa = math.sqrt(2.0) * (c + 2) + 4 * c
-        _values, ok = fast._certified_eigenvalues(fast._gram_products(blocks), kappa * u,
+        _values, ok = factor.certified_eigenvalues(factor.gram_products(blocks), kappa * u,
                                                   uplo="U")
         rows.append({"c": c, "n": n, "blocks": int(ok.size), "certified": float(ok.mean())})
     return rows

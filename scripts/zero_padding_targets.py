@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         print("\n## top_k=1 with zero padding, matrix-free Lanczos\n")
         w = cb.pytorch_default(16, 16, 3, seed=0)
         dense = cb.singular_values(w, 16, method="explicit", boundary="zero")[0]
-        free = cb.operators.top_singular_values(w, 16, 1)[0]
+        free = cb.extremes.top_singular_values(w, 16, 1)[0]
         print(
             f"check at n=16, c=16: matrix-free {free:.12f}, dense SVD {dense:.12f}, "
             f"relative difference {abs(free - dense) / dense:.1e}"

@@ -7,7 +7,7 @@ import pytest
 from threadpoolctl import threadpool_info, threadpool_limits
 
 import convbench as cb
-from convbench import halfspace
+from convbench.fast import halfspace
 
 
 def _blas_threads() -> list[int]:

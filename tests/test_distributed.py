@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 
 import convbench as cb
-from convbench import stream
+from convbench import passes, stream
 from convbench.blas import single_blas_thread
 
 distributed = pytest.importorskip("distributed")
@@ -68,7 +68,7 @@ def client():
 @pytest.fixture
 def many_tasks(monkeypatch):
     """Split even small runs into as many tasks as the cluster run allows."""
-    monkeypatch.setattr(stream, "TASK_SECONDS", 1e-9)
+    monkeypatch.setattr(passes, "TASK_SECONDS", 1e-9)
 
 
 def _same(a, b):
@@ -122,11 +122,11 @@ def test_partials_merge_in_any_order_to_the_one_tally():
     top = stream.upper_bound(layer) * (1 + 1e-9) + 1e-300
     edges = np.linspace(0, 5, 17)
     with single_blas_thread():  # as in summarize: BLAS threads would change the dot's rounding
-        whole = stream._Local(layer, 2, False).tally(stream.FINE_BINS / top, edges)
-    n = stream._chunk_count(layer)
+        whole = passes.Local(layer, 2, False).tally(stream.FINE_BINS / top, edges)
+    n = passes.chunk_count(layer)
     assert n > 10
     cuts = [0, 1, 5, n // 2, n - 1, n]
-    parts = [stream._tally_task(layer, (a, b, stream.FINE_BINS / top, edges))
+    parts = [passes.tally_task(layer, (a, b, stream.FINE_BINS / top, edges))
              for a, b in itertools.pairwise(cuts)]
     parts = [cloudpickle.loads(cloudpickle.dumps(p)) for p in parts]  # as they travel
     merged = parts[3]

@@ -10,6 +10,7 @@ import pytest
 
 import convbench as cb
 from convbench import budget, fast, routes
+from convbench.fast import driver, factor
 
 TOL = 1e-8  # the promise: every value within TOL * sigma_max of the exact spectrum
 TIGHT = 1e-12  # what the kernels actually achieve at these sizes
@@ -103,7 +104,7 @@ def test_jacobi_kernel_on_random_blocks(k, r):
     blocks = rng.standard_normal((300, rows, k)) + 1j * rng.standard_normal((300, rows, k))
     blocks[:20, :, -1] = blocks[:20, :, 0]  # exactly rank deficient
     blocks[20:40] *= 1e-9  # tiny blocks next to big ones
-    got = fast._values_jacobi(np.ascontiguousarray(blocks.transpose(1, 2, 0)), np.float64)
+    got = factor.values_jacobi(np.ascontiguousarray(blocks.transpose(1, 2, 0)), np.float64)
     ref = np.linalg.svd(blocks, compute_uv=False)
     np.testing.assert_allclose(np.sort(got, axis=1), np.sort(ref, axis=1), rtol=0, atol=1e-14 * 8)
     # the Jacobi kernel is accurate relative to each block's own norm
@@ -263,7 +264,7 @@ def test_block_values_at_extreme_scales(soa, r, k, scale):
 )
 def test_staged_path_is_the_fast_path(cout, cin, kh, kw, n, m, monkeypatch):
     # small chunks, so that several of them (and their offsets) are exercised
-    monkeypatch.setattr(fast, "_CHUNK_ENTRIES", 2 * cout * cin)
+    monkeypatch.setattr(driver, "CHUNK_ENTRIES", 2 * cout * cin)
     w = cb.pytorch_default(cout, cin, (kh, kw), seed=cout + 10 * cin + kh)
     sym = fast.half_plane_symbol(w, (n, m))
     assert sym.shape == (n, m)
@@ -279,7 +280,7 @@ def test_staged_path_is_the_fast_path(cout, cin, kh, kw, n, m, monkeypatch):
 
 @pytest.mark.parametrize("c", [1, 4, 12])
 def test_staged_path_in_single_precision(c, monkeypatch):
-    monkeypatch.setattr(fast, "_CHUNK_ENTRIES", 4 * c * c)
+    monkeypatch.setattr(driver, "CHUNK_ENTRIES", 4 * c * c)
     w = cb.pytorch_default(c, c, 3, seed=c)
     sym = fast.half_plane_symbol(w, 12, precision="single")
     assert all(blocks.dtype == np.complex64 for blocks, _ in sym.chunks)
@@ -303,7 +304,7 @@ def test_half_plane_symbol_checks_its_input_before_allocating(monkeypatch):
     def no_plan(*args, **kwargs):
         raise AssertionError("the symbol was allocated before the input was checked")
 
-    monkeypatch.setattr(fast, "_Plan", no_plan)
+    monkeypatch.setattr(driver, "Plan", no_plan)
     with pytest.raises(cb.BudgetError, match="half-plane symbol"):
         fast.half_plane_symbol(np.ones((4, 4, 3, 3)), 4096, memory_budget="64M")
     with pytest.raises(ValueError, match="layout"):
@@ -354,12 +355,12 @@ def test_a_small_job_loads_no_compiled_kernel():
     """A fresh process's first small job at 16 channels runs on LAPACK, already loaded,
     instead of paying numba's first-use cost; a larger one takes the kernels."""
     code = (
-        "import convbench as cb; from convbench import fast\n"
+        "import convbench as cb; from convbench.fast import kernels\n"
         "w = cb.pytorch_default(16, 16, 3, seed=0)\n"
         "cb.singular_values(w, 64, method='fast', threads=1)\n"
-        "print(len(fast._gram_soa.signatures), len(fast._symbol_soa.signatures))\n"
+        "print(len(kernels.gram_soa.signatures), len(kernels.symbol_soa.signatures))\n"
         "cb.singular_values(w, 160, method='fast', threads=1)\n"
-        "print(len(fast._gram_soa.signatures), len(fast._symbol_soa.signatures))\n"
+        "print(len(kernels.gram_soa.signatures), len(kernels.symbol_soa.signatures))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, timeout=120).stdout.split("\n")

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import convbench as cb
-from convbench import halfspace
+from convbench.fast import halfspace
 
 pytest.importorskip("torch")
 from test_layers import reference_values

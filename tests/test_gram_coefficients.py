@@ -8,6 +8,7 @@ import pytest
 
 import convbench as cb
 from convbench import fast
+from convbench.fast import driver, factor, plane
 
 pytest.importorskip("torch")
 from test_layers import reference_values
@@ -30,7 +31,7 @@ def _uniform(shape: tuple[int, ...], seed: int) -> np.ndarray:
     ],
 )
 def test_wide_blocks_match_pytorch(wshape, shape, opts, monkeypatch):
-    monkeypatch.setattr(fast, "_CHUNK_ENTRIES", 1)  # a chunk per row: threads share them
+    monkeypatch.setattr(driver, "CHUNK_ENTRIES", 1)  # a chunk per row: threads share them
     w = _uniform(wshape, sum(wshape))
     layer = cb.as_layer(w, shape, **opts)
     poly = layer.polyphase()
@@ -46,7 +47,7 @@ def test_wide_blocks_match_pytorch(wshape, shape, opts, monkeypatch):
 
 def test_the_bound_holds_and_certifies():
     w = _uniform((36, 80, 2, 2), 3)
-    plan = fast._Plan(w, 8, 6)
+    plan = plane.Plan(w, 8, 6)
     assert plan.coef
     grams, _weight, keep = plan.gram_rows(0, 8)
     flat = np.flatnonzero(keep)
@@ -75,8 +76,8 @@ def test_uncertified_blocks_are_recomputed(monkeypatch):
     right = rng.standard_normal((3, 72 * 4))
     w = (left @ right).reshape(36, 72, 2, 2) / 10
     calls = []
-    product = fast._values_gram
-    monkeypatch.setattr(fast, "_values_gram", lambda b: calls.append(len(b)) or product(b))
+    product = factor.values_gram
+    monkeypatch.setattr(factor, "values_gram", lambda b: calls.append(len(b)) or product(b))
     got = cb.singular_values(w, (5, 4), method="fast", threads=1)
     assert sum(calls) == (5 * 4 + 2) // 2  # every kept block of the half plane, once
     exact = reference_values(w, (5, 4), boundary="periodic")

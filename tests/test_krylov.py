@@ -16,7 +16,7 @@ import scipy.sparse.linalg
 from test_layers import reference_matrix
 
 import convbench as cb
-from convbench import budget, explicit, krylov, operators
+from convbench import budget, explicit, extremes, krylov, operators
 
 RTOL = 1e-9  # every value within RTOL * sigma_max of the dense reference
 
@@ -86,7 +86,7 @@ def test_a_cluster_split_by_1e_7_is_resolved():
         top = krylov.block_top_values(op, k, rtol=RTOL)
         assert np.all(top.certified)
         np.testing.assert_allclose(top.values, exact[:k], rtol=0, atol=RTOL * exact[0])
-        got = operators.top_singular_values(w, (12, 11), k, boundary="zero", groups=3)
+        got = extremes.top_singular_values(w, (12, 11), k, boundary="zero", groups=3)
         np.testing.assert_allclose(got, exact[:k], rtol=0, atol=RTOL * exact[0])
 
 
@@ -123,7 +123,7 @@ def test_uncertified_values_always_warn():
             np.testing.assert_allclose(got, exact[: copies + 1], rtol=0, atol=RTOL * exact[0])
     assert warned and quiet
     with pytest.warns(cb.ConvergenceWarning, match=r"maxiter=2 block steps.*#1 = "):
-        operators.top_singular_values(w, shape, 3, boundary="zero", maxiter=2, **opts)
+        extremes.top_singular_values(w, shape, 3, boundary="zero", maxiter=2, **opts)
     top = krylov.block_top_values(op, 3, rtol=RTOL, maxiter=2)
     assert not np.all(top.certified)
     assert np.all(top.bounds[~top.certified] > RTOL * top.values[0])

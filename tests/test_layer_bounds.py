@@ -14,7 +14,8 @@ from test_layers import reference_matrix, reference_values
 
 import convbench as cb
 from convbench import boundary as zp
-from convbench import bounds, budget, halfspace, operators, stream
+from convbench import bounds, budget, extremes, operators, passes, stream
+from convbench.fast import halfspace
 
 # (weight shape, layer options, input sizes that every boundary accepts)
 LAYERS = [
@@ -203,7 +204,7 @@ def test_top_singular_values_of_every_layer(case):
         np.testing.assert_allclose(op.matvec(x), ref @ x, atol=1e-12)
         exact = np.linalg.svd(ref, compute_uv=False)
         for k in (1, 2):
-            got = operators.top_singular_values(w, shape, k, boundary=boundary, **opts)
+            got = extremes.top_singular_values(w, shape, k, boundary=boundary, **opts)
             np.testing.assert_allclose(got, exact[:k], rtol=1e-7)
 
 
@@ -224,7 +225,7 @@ def test_smooth_start_is_close_to_the_top_singular_vector(wshape, shape, opts):
     w = weights(wshape, 7)
     layer = cb.as_layer(w, shape, boundary="zero", **opts)
     op = operators.LayerOperator(layer)
-    x = operators._smooth_start(layer).reshape(layer.groups, -1)
+    x = extremes._smooth_start(layer).reshape(layer.groups, -1)
     assert np.all(np.any(x, axis=1)), "every group needs a component"
     quotients = []
     for g in range(layer.groups):  # block-diagonal: the group holding the maximum
@@ -252,7 +253,7 @@ Q = np.array([0.0, 0.01, 0.25, 0.5, 0.77, 0.9, 1.0])
 
 def streamed(layer: cb.Conv) -> np.ndarray:
     """The values summarize streams, held whole and sorted descending."""
-    chunks, _count = stream._source(layer, 1)
+    chunks, _count = passes.source(layer, 1)
     parts = [np.concatenate([d, d, s]) for d, s in chunks()]
     return np.sort(np.concatenate(parts))[::-1]
 
@@ -316,8 +317,8 @@ def test_gram_route_agrees_with_the_block_svds(monkeypatch):
     """Wide strided blocks (48 x 192) take the Gram polynomial's top eigenvalue; the
     bound it certifies matches the one from the blocks' SVDs and holds on a fine grid."""
     w = weights((48, 48, 3, 3), 9)
-    poly = bounds._compact(cb.Conv.build(w, None, stride=2).polyphase())
-    assert isinstance(bounds._norms(poly, 1e-9), bounds._GramNorms)
+    poly = bounds.compact(cb.Conv.build(w, None, stride=2).polyphase())
+    assert isinstance(bounds._norms(poly, 1e-9), bounds.GramNorms)
     gram = cb.spectral_norm_bound(w, stride=2, rtol=1e-5)
     monkeypatch.setattr(bounds, "_norms", lambda p, r: lambda t: bounds._svd_norms(p, t))
     svd = cb.spectral_norm_bound(w, stride=2, rtol=1e-5)

@@ -21,7 +21,7 @@ import scipy.sparse.linalg
 
 import convbench as cb
 from convbench import boundary as zp
-from convbench import bounds, budget, fast, operators
+from convbench import bounds, budget, extremes, fast, operators
 from convbench.layer import LAYER_KEYWORDS
 
 #: Every public function of the layer's arguments, with the arguments of its own that
@@ -39,7 +39,7 @@ PUBLIC: dict[str, tuple[Any, dict[str, Any]]] = {
     "mixture_distribution": (zp.mixture_distribution, {}),
     "compare_models": (zp.compare_models, {"models": ("circular",)}),
     "conv_operator": (operators.conv_operator, {}),
-    "top_singular_values": (operators.top_singular_values, {}),
+    "top_singular_values": (extremes.top_singular_values, {}),
     "smallest_singular_values": (cb.smallest_singular_values, {}),
     "half_plane_symbol": (fast.half_plane_symbol, {}),
 }

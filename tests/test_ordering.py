@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from convbench import ordering
+from convbench import choice_cache, ordering
 
 
 def _samples(n: int, kind: str, rng: np.random.Generator) -> np.ndarray:
@@ -166,7 +166,7 @@ def test_sort_choice_is_stored_once_per_machine(monkeypatch, sort_cache):
     calls = _count_measurements(monkeypatch, numpy_s=1.0, radix_s=2.0)
     assert ordering._numpy_sort_is_faster()
     stored = json.loads(sort_cache.read_text())["record"]
-    assert stored["choice"] == "numpy" and stored["key"] == ordering._machine_key()
+    assert stored["choice"] == "numpy" and stored["key"] == choice_cache.machine_key()
     assert (stored["numpy_s"], stored["radix_s"]) == (1.0, 2.0)
     ordering._numpy_sort_is_faster.cache_clear()  # as a fresh process: the file is read
     assert ordering._numpy_sort_is_faster()
@@ -195,7 +195,7 @@ def test_a_sort_choice_of_another_machine_is_measured_again(monkeypatch, sort_ca
         ordering._numpy_sort_is_faster.cache_clear()
         assert ordering._numpy_sort_is_faster()  # measured (numpy), not the stored radix
     assert len(calls) == 4
-    assert json.loads(sort_cache.read_text())["record"]["key"] == ordering._machine_key()
+    assert json.loads(sort_cache.read_text())["record"]["key"] == choice_cache.machine_key()
 
 
 def test_an_unwritable_cache_still_decides(monkeypatch, tmp_path):

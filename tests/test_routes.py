@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 import convbench as cb
-from convbench import budget, fast, routes
+from convbench import budget, routes
+from convbench.fast import plane
 
 
 @pytest.mark.parametrize(
@@ -52,9 +53,9 @@ def test_small_job_rule():
 )
 def test_fast_plan_follows_the_route(cout, cin, n):
     w = cb.pytorch_default(cout, cin, (3, 3), seed=1)
-    plan = fast._Plan(w, n, n)
+    plan = plane.Plan(w, n, n)
     r, k = max(cout, cin), min(cout, cin)
-    route = routes.block_route(r, k, "double", fast._small_job(n, n, r, k))
+    route = routes.block_route(r, k, "double", plane.small_job(n, n, r, k))
     assert plan.soa == (route == "gram-soa")
     assert plan.coef == (route == "gram-coef")
 

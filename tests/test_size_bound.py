@@ -13,7 +13,7 @@ import pytest
 from test_layers import CASES, _id, reference_values, weights
 
 import convbench as cb
-from convbench import bounds, operators
+from convbench import embedding, extremes
 from convbench.models.compute import zero_sigma_max
 
 
@@ -56,7 +56,7 @@ def test_size_bound_is_tight_at_moderate_sizes(wshape, shape, opts):
     bound = cb.size_bound(w, shape, **opts)
     assert exact <= bound.upper <= 1.1 * exact
     layer = cb.as_layer(w, shape, boundary="zero", **opts)
-    top = operators.layer_top_values(layer, 1, rtol=1e-11, maxiter=4000, theta=bound.theta)
+    top = extremes.layer_top_values(layer, 1, rtol=1e-11, maxiter=4000, theta=bound.theta)
     assert abs(top[0] - exact) <= 1e-9 * exact
     assert abs(zero_sigma_max(layer, bound.theta) - exact) <= 1e-9 * exact
 
@@ -75,9 +75,9 @@ def test_cholesky_refuses_a_shift_below_the_top_eigenvalue():
     b = rng.standard_normal((40, 60)) + 1j * rng.standard_normal((40, 60))
     gram = b @ b.conj().T
     top = float(np.linalg.eigvalsh(gram)[-1])
-    ok, value = bounds.cholesky_certifies(gram, top * (1 - 1e-9))
+    ok, value = embedding.cholesky_certifies(gram, top * (1 - 1e-9))
     assert not ok and value == math.inf
-    ok, value = bounds.cholesky_certifies(gram, top * (1 + 1e-9))
+    ok, value = embedding.cholesky_certifies(gram, top * (1 + 1e-9))
     assert ok and top <= value <= top * (1 + 1e-8)
 
 
@@ -88,7 +88,7 @@ def test_a_wrong_first_shift_is_raised_by_the_blocks_that_fail(monkeypatch):
     w = weights((16, 12, 3, 3), 2)
     honest = cb.size_bound(w, (10, 10))
     assert honest.refined == 0
-    monkeypatch.setattr(bounds, "_rayleigh_quotients", lambda g, p: -_quotients(g, p))
+    monkeypatch.setattr(embedding, "_rayleigh_quotients", lambda g, p: -_quotients(g, p))
     bound = cb.size_bound(w, (10, 10))
     exact = reference_values(w, (10, 10), boundary="zero")[0]
     assert bound.refined > 0
@@ -96,7 +96,7 @@ def test_a_wrong_first_shift_is_raised_by_the_blocks_that_fail(monkeypatch):
     assert bound.lower == pytest.approx(honest.lower, rel=1e-12)
 
 
-_quotients = bounds._rayleigh_quotients
+_quotients = embedding._rayleigh_quotients
 
 
 def test_size_bound_names_its_bad_arguments():
@@ -115,7 +115,7 @@ def test_one_tap_start_vector_is_the_top_singular_pair():
     w = weights((300, 260, 1, 1), 4)
     layer = cb.as_layer(w, (6, 6), stride=2, boundary="zero")
     blocks = np.exp(0.3j) * np.concatenate([w[:, :, 0, 0], np.zeros((300, 780))], axis=1)
-    left, right = operators._top_pairs(blocks[None])
+    left, right = extremes._top_pairs(blocks[None])
     sigma = np.linalg.norm(w[:, :, 0, 0], 2)
     assert np.allclose(blocks @ right[0], sigma * left[0], atol=1e-10)
     assert np.all(right[0, 260:] == 0)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import convbench as cb
-from convbench import stream
+from convbench import stream, tally
 
 Q = np.array([0.0, 0.001, 0.1, 0.25, 0.5, 0.5, 0.77, 0.9, 0.999, 1.0])
 
@@ -41,9 +41,10 @@ def test_exact_summary_matches_numpy_on_the_full_spectrum(cout, cin, k, shape):
 
 def test_refinement_passes_with_small_bins_and_cap(monkeypatch):
     """Force the split-again branch: few fine bins and a tiny collection cap."""
-    monkeypatch.setattr(stream, "FINE_BINS", 8)
-    monkeypatch.setattr(stream, "COLLECT_CAP", 50)
-    monkeypatch.setattr(stream, "_SPLIT_BINS", 4)
+    for module in (stream, tally):  # summarize reads FINE_BINS, its tallies all three
+        monkeypatch.setattr(module, "FINE_BINS", 8)
+    monkeypatch.setattr(tally, "COLLECT_CAP", 50)
+    monkeypatch.setattr(tally, "SPLIT_BINS", 4)
     w = cb.pytorch_default(3, 3, 3, seed=2)
     ref = full_spectrum(w, 24)
     got = cb.summarize(w, 24, quantiles=Q, progress=False)

@@ -9,6 +9,7 @@ import pytest
 
 import convbench as cb
 from convbench import fast
+from convbench.fast import factor
 
 TIGHT = 1e-12  # relative to the largest value: far below the 1e-8 the path promises
 
@@ -54,7 +55,7 @@ def test_ill_conditioned_blocks_fall_back(spread, monkeypatch):
         return svd(a, *args, **kw)
 
     blocks = _blocks(4, 48, 48, spread, spread=spread)
-    monkeypatch.setattr(fast.np.linalg, "svd", counting)
+    monkeypatch.setattr(factor.np.linalg, "svd", counting)
     got = fast.block_values(blocks, soa=False)
     monkeypatch.undo()
     _check(got, blocks)
@@ -63,7 +64,7 @@ def test_ill_conditioned_blocks_fall_back(spread, monkeypatch):
 
 def test_well_conditioned_blocks_keep_the_gram_route(monkeypatch):
     blocks = _blocks(4, 48, 48, 1, spread=2)
-    monkeypatch.setattr(fast.np.linalg, "svd", lambda *a, **k: pytest.fail("SVD called"))
+    monkeypatch.setattr(factor.np.linalg, "svd", lambda *a, **k: pytest.fail("SVD called"))
     got = fast.block_values(blocks, soa=False)
     monkeypatch.undo()
     _check(got, blocks)
@@ -85,7 +86,7 @@ def test_tall_blocks(r, k):
 
 def test_gram_products_hold_the_gram_matrices_upper_triangle():
     blocks = _blocks(3, 50, 40, 9)
-    got = fast._gram_products(blocks)
+    got = factor.gram_products(blocks)
     want = np.matmul(blocks.conj().transpose(0, 2, 1), blocks)
     upper = np.triu_indices(40)
     np.testing.assert_allclose(got[:, upper[0], upper[1]], want[:, upper[0], upper[1]],

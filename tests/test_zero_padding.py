@@ -10,7 +10,7 @@ import pytest
 
 import convbench as cb
 from convbench import boundary as zp
-from convbench import budget, operators
+from convbench import budget, extremes, operators
 
 CASES = [
     # (cout, cin, kh, kw, n, m)
@@ -57,7 +57,7 @@ def test_top_singular_values_match_dense(case, boundary):
     w = layer(cout, cin, kh, kw)
     exact = dense_values(w, n, m, boundary)
     for k in (1, 3):
-        got = operators.top_singular_values(w, (n, m), k, boundary=boundary)
+        got = extremes.top_singular_values(w, (n, m), k, boundary=boundary)
         assert got.shape == (k,)
         np.testing.assert_allclose(got, exact[:k], rtol=1e-8, atol=1e-10 * exact[0])
 
@@ -67,14 +67,14 @@ def test_explicit_top_k_goes_matrix_free_above_the_threshold(monkeypatch):
     exact = dense_values(w, 9, 8, "zero")
     sparse = cb.singular_values(w, (9, 8), method="explicit", boundary="zero", top_k=2)
     called = []
-    real = operators.top_singular_values
+    real = extremes.layer_top_values
 
     def spy(*args, **kwargs):
         called.append(args)
         return real(*args, **kwargs)
 
     monkeypatch.setattr(budget, "MATRIX_FREE_NNZ", 10)
-    monkeypatch.setattr(operators, "top_singular_values", spy)
+    monkeypatch.setattr(extremes, "layer_top_values", spy)
     free = cb.singular_values(w, (9, 8), method="explicit", boundary="zero", top_k=2)
     assert called, "the matrix-free route was not taken"
     np.testing.assert_allclose(free, exact[:2], rtol=1e-8)
@@ -85,7 +85,7 @@ def test_explicit_top_k_goes_matrix_free_above_the_threshold(monkeypatch):
 @pytest.mark.parametrize(("cout", "cin"), [(2, 2), (3, 2), (2, 3)])
 def test_smallest_singular_values_match_dense(cout, cin, force_shift_invert, monkeypatch):
     if force_shift_invert:
-        monkeypatch.setattr(operators, "DENSE_SMALLEST_LIMIT", 0)
+        monkeypatch.setattr(extremes, "DENSE_SMALLEST_LIMIT", 0)
     w = layer(cout, cin, 3, 3, seed=5)
     exact = np.sort(dense_values(w, 6, 7, "zero"))[: min(cout, cin) * 42]
     got = cb.smallest_singular_values(w, (6, 7), k=3, boundary="zero")
@@ -205,12 +205,12 @@ def test_lanczos_top_value_within_rtol_on_clustered_layers(c, n, seed):
     cols = torch.nn.functional.conv2d(eye, torch.from_numpy(w), padding=1)
     exact = np.linalg.svd(cols.reshape(c * n * n, -1).numpy().T, compute_uv=False)[0]
     rtol = 1e-9
-    got = operators.top_singular_values(w, n, 1, rtol=rtol)[0]
+    got = extremes.top_singular_values(w, n, 1, rtol=rtol)[0]
     assert abs(got - exact) <= rtol * exact
 
 
 def test_lanczos_warns_when_maxiter_comes_first():
     w = cb.pytorch_default(4, 4, 3, seed=3)
     with pytest.warns(cb.ConvergenceWarning, match="maxiter=20"):
-        got = operators.top_singular_values(w, 20, 1, rtol=1e-12, maxiter=20)
+        got = extremes.top_singular_values(w, 20, 1, rtol=1e-12, maxiter=20)
     assert got[0] > 0

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..fast import check_threads
+from ..blas import check_threads
 from .compute import layer_records
 from .onnx_graph import onnx_layers
 from .report import COLUMNS, LayerRecord, ModelReport

@@ -2,8 +2,8 @@
 
 Every value goes through the library's own entry points on the validated layer
 (:func:`convbench.as_layer`): matrix-free Lanczos for the zero-padded ``sigma_max``
-(:func:`convbench.operators.layer_top_values`), the certified bound at the layer's input
-size (:func:`convbench.bounds.size_bound`), and the ``fast`` path for the periodic
+(:func:`convbench.extremes.layer_top_values`), the certified bound at the layer's input
+size (:func:`convbench.embedding.size_bound`), and the ``fast`` path for the periodic
 spectrum.
 """
 
@@ -16,23 +16,21 @@ from typing import Any
 
 import numpy as np
 
-from ..blas import blas_threads
-from ..bounds import size_bound
-from ..fast import check_threads
+from ..blas import blas_threads, check_threads, default_threads
+from ..embedding import size_bound
+from ..extremes import layer_top_values
 from ..layer import Conv, as_layer
-from ..operators import layer_top_values
 from ..spectrum import singular_values
-from ..symbols import default_threads
 from .report import LayerRecord
 from .spec import LayerSpec
 
 #: Lanczos stops when the top Ritz pair's residual is below a quarter of this (relative;
-#: :func:`convbench.operators.golub_kahan_top`): ten times the 1e-9 the records promise.
+#: :func:`convbench.extremes.golub_kahan_top`): ten times the 1e-9 the records promise.
 LANCZOS_RTOL = 1e-10
 
 #: The certified bound is within about half this (relative) of the norm of the periodic
 #: layer on the smallest torus that embeds the zero-padded one
-#: (:func:`convbench.bounds.size_bound`). It bounds the layer at its input size; the
+#: (:func:`convbench.embedding.size_bound`). It bounds the layer at its input size; the
 #: zero-padded ``sigma_max`` sits ``O(1/n^2)`` below that norm, so a tighter shift says
 #: little more.
 BOUND_RTOL = 1e-6

@@ -29,12 +29,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from . import ordering
-from .blas import single_blas_thread
-from .fast import block_values, check_threads, fast_singular_values
-from .layer import Conv, Polyphase
-from .routes import compiled_layout
-from .symbols import _contract, grid_phases
+from .. import ordering
+from ..blas import check_threads, single_blas_thread
+from ..layer import Conv, Polyphase
+from ..routes import compiled_layout
+from ..symbols import contract, grid_phases
+from .driver import fast_singular_values
+from .factor import block_values
 
 __all__ = ["iter_half_space", "layer_fast_values", "space_jobs"]
 
@@ -136,7 +137,7 @@ def _half_space(
     def work(job: tuple[np.ndarray, bool]) -> tuple[np.ndarray, bool]:
         cols, once = job
         phases = [*head, grid_phases(offsets_last, last, cols).astype(cplx)]
-        blocks = _contract(kernel, phases).reshape(-1, r, c)
+        blocks = contract(kernel, phases).reshape(-1, r, c)
         if c == 1:  # depthwise and the like: the modulus, or the column's 2-norm
             vals = np.abs(blocks).reshape(-1) if r == 1 else np.linalg.norm(blocks, axis=1)
         elif soa:
@@ -235,7 +236,7 @@ def iter_half_space(
         else:
             first = grid_phases(offsets[0], grid[0], np.arange(rows.start, rows.stop))
             phases = [first.astype(cplx), *middle, last]
-        blocks = _contract(kernel, phases).reshape(-1, r, c)
+        blocks = contract(kernel, phases).reshape(-1, r, c)
         if c == 1:
             vals = np.abs(blocks).reshape(-1) if r == 1 else np.linalg.norm(blocks, axis=1)
         elif soa:
