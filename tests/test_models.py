@@ -501,3 +501,25 @@ def test_layer_records_refuse_a_bad_thread_count(threads):
 
     with pytest.raises(ValueError, match="threads must be a positive integer"):
         compute.layer_records(_small_specs(2), threads=threads)
+
+
+def test_a_pool_of_layers_raises_the_first_failing_layer_in_order(monkeypatch):
+    """Layers that fail on a pool raise what a run in order raises: the first failing
+    layer's error, whichever thread finishes first (the pool starts the costliest)."""
+    from convbench.models import compute
+
+    specs = _small_specs(4)
+    bad = {1, 3}
+    real = compute.layer_record
+
+    def record(spec, **kwargs):
+        index = int(spec.name[4:])
+        if index in bad:
+            raise ValueError(f"{spec.name} failed")
+        return real(spec, **kwargs)
+
+    monkeypatch.setattr(compute, "layer_record", record)
+    monkeypatch.setattr(compute, "_cost", lambda spec: float(spec.name[4:]))  # last first
+    for threads in (1, 2, 4):
+        with pytest.raises(ValueError, match="^conv1 failed$"):
+            compute.layer_records(specs, threads=threads)

@@ -209,22 +209,42 @@ def _threaded_records(
     threads: int,
     progress: Callable[[int, int, str], None] | None,
 ) -> list[LayerRecord]:
-    """:func:`layer_record` of every spec on ``threads`` threads, one BLAS thread each."""
+    """:func:`layer_record` of every spec on ``threads`` threads, one BLAS thread each.
+
+    A layer that fails raises what a run in order would: the error of the first failing
+    layer in ``specs`` order (the layers after it are cancelled, those before it still
+    run), as :class:`convbench.distributed.Cluster` does.
+    """
     from concurrent.futures import ThreadPoolExecutor, as_completed
 
     from ..blas import single_blas_thread
 
     order = sorted(range(len(specs)), key=lambda i: -_cost(specs[i]))
     found: list[LayerRecord | None] = [None] * len(specs)
+    failures: dict[int, BaseException] = {}
+    done = 0
     with single_blas_thread(), ThreadPoolExecutor(max_workers=threads) as pool:
         futures = {
             pool.submit(layer_record, specs[i], boundary=boundary, spectra=spectra,
                         threads=1): i
             for i in order
         }
-        for count, future in enumerate(as_completed(futures), 1):
+        for future in as_completed(futures):
             i = futures[future]
+            if future.cancelled():
+                continue
+            error = future.exception()
+            if error is not None:
+                failures[i] = error
+                first = min(failures)
+                for other, j in futures.items():
+                    if j > first:
+                        other.cancel()
+                continue
             found[i] = future.result()
+            done += 1
             if progress is not None:
-                progress(count, len(specs), specs[i].name)
+                progress(done, len(specs), specs[i].name)
+    if failures:
+        raise failures[min(failures)]
     return [r for r in found if r is not None]
