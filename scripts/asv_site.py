@@ -468,6 +468,28 @@ def html_dir_of(config: Path) -> Path:
     return (config.parent / conf.get("html_dir", "html")).resolve()
 
 
+def unknown_commits(results: Path, repo: Path = ROOT) -> list[tuple[Path, str]]:
+    """The results files of ``results/<machine>/`` whose commit ``repo`` does not have.
+
+    asv publish looks every run's commit up among the commits of every branch and stops
+    with a bare ``KeyError`` on one it cannot find (a run of a commit later rebased away,
+    or of a branch not fetched here). Returns ``(file, commit)`` for each such run.
+    """
+    known = set(subprocess.run(["git", "rev-list", "--all"], cwd=repo, capture_output=True,
+                               text=True, check=True).stdout.split())
+    missing = []
+    for path in sorted(results.glob("*/*.json")):
+        if path.name in ("machine.json", "benchmarks.json"):
+            continue
+        try:
+            commit = json.loads(path.read_text()).get("commit_hash")
+        except (OSError, ValueError, AttributeError):
+            continue  # not a run (asv skips it too)
+        if isinstance(commit, str) and commit not in known:
+            missing.append((path, commit))
+    return missing
+
+
 def publish(results: Path | None = None, html: Path | None = None,
             cache: Path | None = None, quiet: bool = False) -> Path:
     """``asv publish``, then the libraries served from the site itself.
@@ -488,6 +510,14 @@ def publish(results: Path | None = None, html: Path | None = None,
     Path
         The site's folder.
     """
+    missing = unknown_commits(results or ROOT / "results")
+    if missing:
+        listed = "\n".join(f"  {path} (commit {commit[:8]})" for path, commit in missing)
+        raise SiteError(
+            f"{len(missing)} result file(s) name a commit this repository does not have; "
+            f"asv cannot place them on its graphs. Fetch the commit, or move the "
+            f"file(s) out of results/:\n{listed}"
+        )
     template = asv_www() / "index.html"
     check_page(template.read_text(), f"{template}")
     for pkg in PACKAGES:

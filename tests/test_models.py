@@ -521,5 +521,5 @@ def test_a_pool_of_layers_raises_the_first_failing_layer_in_order(monkeypatch):
     monkeypatch.setattr(compute, "layer_record", record)
     monkeypatch.setattr(compute, "_cost", lambda spec: float(spec.name[4:]))  # last first
     for threads in (1, 2, 4):
-        with pytest.raises(ValueError, match="^conv1 failed$"):
+        with pytest.raises(ValueError, match=r"^conv1 failed$"):
             compute.layer_records(specs, threads=threads)

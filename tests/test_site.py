@@ -387,3 +387,17 @@ def test_the_published_page_names_only_local_files(site):
         if entry["same_as_cdn"]:  # the page keeps asv's integrity hash for the browser
             assert f'src="{entry["file"]}" integrity=' in page or (
                 f'href="{entry["file"]}" integrity=' in page)
+
+
+def test_a_run_of_a_commit_the_repository_lacks_is_named_before_asv_runs(tmp_path):
+    """asv publish stops with a bare KeyError on such a run; the site names the file."""
+    machine = tmp_path / "results" / "some-machine"
+    machine.mkdir(parents=True)
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True,
+                          text=True, check=True).stdout.strip()
+    (machine / "machine.json").write_text("{}")
+    (machine / "known.json").write_text(json.dumps({"commit_hash": head}))
+    (machine / "gone.json").write_text(json.dumps({"commit_hash": "0" * 40}))
+    assert asv_site.unknown_commits(tmp_path / "results") == [(machine / "gone.json", "0" * 40)]
+    with pytest.raises(asv_site.SiteError, match=r"gone\.json \(commit 00000000\)"):
+        asv_site.publish(tmp_path / "results", tmp_path / "html", cache=tmp_path / "cache")
