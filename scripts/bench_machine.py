@@ -189,10 +189,10 @@ def main(argv: list[str] | None = None) -> int:
     import machine_id
 
     finger = machine_id.fingerprint()
-    cal = machine_id.calibrate()
+    cal, legacy = machine_id.calibrate(both=True)
     try:
         name, how = machine_id.choose(Path(args.results), Path(args.calibrations), finger, cal,
-                                      given=args.machine)
+                                      given=args.machine, legacy=legacy)
         args.machine = name
         info = describe(**{field: getattr(args, field) for field in FIELDS})
     except ValueError as exc:
@@ -212,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     for field in FIELDS[1:]:
         print(f"  {field:8s} {info[field]}")
     timing = ", ".join(f"{k} {v * 1e3:.2f} ms" for k, v in cal.items())
-    print(f"  calibration (1 thread, CPU time, best of {machine_id.REPEATS}): {timing}"
+    print(f"  calibration (1 thread, the thread's CPU time, best of {machine_id.REPEATS}): {timing}"
           + (f"; stored in {stored}" if stored else ""))
     return 0
 

@@ -79,3 +79,24 @@ def test_this_machine_calibrates():
     assert set(cal) == {"svd", "gemm", "fft"} and all(v > 0 for v in cal.values())
     finger = machine_id.fingerprint()
     assert set(machine_id.IDENTITY) <= set(finger)
+
+
+def test_a_stored_calibration_names_its_clock_and_an_older_one_is_read_by_its_own(tmp_path):
+    """The process's clock counts OpenBLAS's idle threads spinning after a call; files
+    stored before the thread's clock was used are compared with the process's."""
+    path = machine_id.record(tmp_path, "new", FINGER, CAL)
+    assert json.loads(path.read_text())["clock"] == machine_id.CLOCK == "thread"
+    old = {"fingerprint": FINGER, "calibration": slower(1.8)}  # no clock: the process's
+    (tmp_path / "old.json").write_text(json.dumps(old))
+    assert machine_id.mismatch(old, FINGER, CAL, legacy=slower(1.8)) is None
+    assert machine_id.mismatch(old, FINGER, CAL, legacy=CAL) is not None
+    assert machine_id.choose(tmp_path, tmp_path, FINGER, CAL, given="old",
+                             legacy=slower(1.8))[0] == "old"
+    stored = machine_id.load(tmp_path, "new")
+    assert machine_id.mismatch(stored, FINGER, CAL, legacy=slower(1.8)) is None
+
+
+def test_calibrate_gives_both_clocks_and_the_thread_is_within_the_process():
+    thread, process = machine_id.calibrate(repeats=3, both=True)
+    assert set(thread) == set(process) == {"svd", "gemm", "fft"}
+    assert all(0 < thread[k] <= process[k] * 1.05 for k in thread)
