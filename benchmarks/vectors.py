@@ -61,6 +61,11 @@ class TimeSingularVectors(Case):
     tracked = tier_cells(n=(64,), channels=(4, 16))
 
     def skip_reason(self, what: str, n: int, c: int) -> str | None:
+        # the tracking tier runs this suite on commits from before the vectors existed
+        needed = {"factors": "block_factors", "top1": "singular_triplets",
+                  "top16": "singular_triplets"}.get(what)
+        if needed is not None and not hasattr(convbench, needed):
+            return f"convbench.{needed} is not in this version of the library"
         layer = convbench.as_layer(vector_weights(c), (n, n))
         seconds = LARGE_MAX_SECONDS / COST[what]
         return feasible_layer("lfa", layer, max_seconds=seconds)
@@ -74,8 +79,8 @@ class TimeSingularVectors(Case):
         self._run(what, convbench.as_layer(vector_weights(c), (8, 8)))  # imports, LAPACK
 
     def _run(self, what: str, layer: Any) -> None:
-        if what == "values":
-            convbench.singular_values(layer)
+        if what == "values":  # weight and size: the call every version takes
+            convbench.singular_values(layer.weight, layer.shape)
         elif what == "factors":
             convbench.block_factors(layer)
         else:
