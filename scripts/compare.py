@@ -7,8 +7,10 @@ as improvements; and for the suite's accuracy tracks, a relative ratio calls a m
 through asv's own loaders and judges each cell by its unit:
 
 times and memory (``seconds``, ``bytes``)
-    worse when ``new > old * factor``, better when ``new < old / factor``, and, where
-    both runs kept their samples, only when asv's own test says the two differ;
+    worse when ``new > old * factor``, better when ``new < old / factor``, where both
+    runs kept their samples only when asv's own test says the two differ; a move past
+    the factor that the test cannot tell from noise (2 to 5 samples a cell) is
+    ``unsure``, listed with the changes, never ``same``;
 errors relative to ``sigma_max`` (the ``track_`` accuracy benchmarks)
     a change only when ``|new - old|`` exceeds :data:`ACCURACY_FLOOR` (1e-12); then
     worse when ``|new| > |old|`` (a signed error moving away from zero), else better;
@@ -57,7 +59,7 @@ def _missing(value: float | None) -> bool:
 
 
 def classify(old: Cell, new: Cell, unit: str | None, factor: float = 1.1) -> str:
-    """``"better"``, ``"worse"``, ``"changed"``, ``"same"`` or ``"n/a"`` for one cell.
+    """``"better"``, ``"worse"``, ``"unsure"``, ``"changed"``, ``"same"`` or ``"n/a"``.
 
     Parameters
     ----------
@@ -90,7 +92,7 @@ def classify(old: Cell, new: Cell, unit: str | None, factor: float = 1.1) -> str
         if b <= a * factor and b >= a / factor:
             return "same"
         if not _significant(old, new):
-            return "same"
+            return "unsure"  # past the factor, within what the samples cannot separate
         return "worse" if b > a else "better"
     return "changed"
 
@@ -171,8 +173,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"compare: {exc}", file=sys.stderr)
         return 1
     rows = compare(old, new, units(args.results), args.factor)
-    order = {"worse": 0, "better": 1, "changed": 2, "same": 3, "n/a": 4}
-    shown = [r for r in rows if args.all or r[0] in ("worse", "better", "changed")]
+    order = {"worse": 0, "better": 1, "unsure": 2, "changed": 3, "same": 4, "n/a": 5}
+    shown = [r for r in rows if args.all or r[0] in ("worse", "better", "unsure", "changed")]
     shown.sort(key=lambda r: (order[r[0]], r[1]))
     counts = {k: sum(r[0] == k for r in rows) for k in order}
     print(f"{args.old} -> {args.new} on {args.machine}: " + ", ".join(

@@ -47,6 +47,19 @@ def test_times_change_beyond_the_factor_only():
     assert compare.classify(Cell(1.0), Cell(0.5), "seconds", 1.1) == "better"
 
 
+def test_a_move_past_the_factor_that_the_samples_cannot_separate_is_unsure():
+    # two samples each, overlapping: asv's test cannot tell them apart, yet the median
+    # moved 1.8x; that is listed, never called the same
+    stats = {"repeat": 2, "ci_99_a": 0.5, "ci_99_b": 3.0, "q_25": 0.9, "q_75": 2.0,
+             "number": 1}
+    old = Cell(1.0, stats, [0.6, 1.4])
+    new = Cell(1.8, stats, [1.0, 2.6])
+    assert compare.classify(old, new, "seconds", 1.1) == "unsure"
+    apart = Cell(1.8, {**stats, "ci_99_a": 1.79, "ci_99_b": 1.81}, [1.79, 1.81])
+    near = Cell(1.0, {**stats, "ci_99_a": 0.99, "ci_99_b": 1.01}, [0.99, 1.01])
+    assert compare.classify(near, apart, "seconds", 1.1) == "worse"
+
+
 def test_counts_change_without_a_direction():
     assert compare.classify(Cell(2), Cell(1), "threads") == "changed"
 
