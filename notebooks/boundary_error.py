@@ -257,6 +257,10 @@ for row in grid.cells.itertuples():
              "seed": row.seed, "model": model, **err}
         )
 model_errors = pd.DataFrame(model_rows)
+# what is drawn, to 6 significant digits: the last digits of the estimates move with the
+# BLAS's summation order from run to run, and the figures are to be the same byte for byte
+# when the results are
+model_errors[list(err)] = model_errors[list(err)].map(lambda v: float(f"{v:.6g}"))
 model_errors["abs_sigma_max"] = model_errors["rel_sigma_max"].abs()
 model_errors.groupby("model")[["mean_abs", "abs_sigma_max"]].median()
 

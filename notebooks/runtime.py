@@ -59,8 +59,12 @@ PATH_MARKERS = {**PATH_MARKERS, "torch": "X", "torch-cuda": "*"}
 PATH_LABELS = {**PATH_LABELS, "torch": "torch (peer)", "torch-cuda": "torch, CUDA (peer)"}
 
 # %% Which run: machine, commit, environment
+# The newest *complete* run: the tracking tier (`make track`) measures a few cells of
+# every benchmark on many commits, so a run counts as complete when it measured at least
+# half as many cells as the fullest run in `results/`.
 runs = machine_summary(table)
-latest = runs.sort_values("date").iloc[-1]
+complete = runs[runs["ok"] >= 0.5 * runs["ok"].max()]
+latest = complete.sort_values("date").iloc[-1]
 machine = latest["machine"]
 run = table[table["file"] == latest["file"]]
 display(
@@ -72,7 +76,7 @@ display(
         f"`{latest['env']}`. It holds {latest['ok']} measured cells, "
         f"{latest['skipped']} skipped (predicted too slow or too large by the suite's "
         f"feasibility rule) and {latest['failed']} failed. "
-        f"{len(runs)} results file(s) in `results/` in all."
+        f"{len(runs)} results file(s) in `results/` in all, {len(complete)} of them complete."
     )
 )
 runs.drop(columns=["python", "file"])
@@ -83,7 +87,10 @@ def cells(name: str, frame: pd.DataFrame = run, **where) -> pd.DataFrame:
     rows = frame[(frame["name"] == name) & (frame["status"] == "ok")]
     for key, value in where.items():
         rows = rows[rows[key] == value]
-    return rows.astype({"n": int}) if "n" in rows else rows
+    # the parameter columns as plain numpy dtypes: seaborn's numeric legends cannot take
+    # pandas' nullable Int64 (a class's rows have no missing parameter)
+    plain = {c: int for c in ("n", "channels") if c in rows and rows[c].notna().all()}
+    return rows.astype(plain)
 
 
 def missing(what: str) -> None:
@@ -354,39 +361,88 @@ else:
     plt.show()
 
 # %% [markdown]
+# ## Layer kinds
+#
+# `TimeLayerKinds`: every path on the kinds of layer real networks have, each with the
+# same number of input points per channel (4096: 64 x 64 in 2-D, 16³ in 3-D, 4096 in
+# 1-D), so a group of bars compares layers with as many singular values (a stride-2 layer
+# has a quarter of them). Periodic boundary, one thread; `explicit` is the dense SVD.
+
+# %% Figure: layer kinds, every path
+kinds = cells("time_singular_values", group="TimeLayerKinds")
+if kinds.empty:
+    missing("the layer kinds")
+else:
+    pts = 4096 if (kinds["points"] == 4096).any() else kinds["points"].min()
+    sub = kinds[kinds["points"] == pts]
+    kind_order = [k for k in ("stride1", "stride2", "depthwise", "dilation2", "1d", "3d")
+                  if k in set(sub["kind"])]
+    paths = path_order(sub)
+    fig, axes = plt.subplots(1, sub["channels"].nunique(), figsize=(11, 3.8), sharey=True)
+    for ax, (c, per) in zip(np.atleast_1d(axes), sub.groupby("channels"), strict=True):
+        width = 0.8 / max(len(paths), 1)
+        for i, path in enumerate(paths):
+            rows = per[per["path"] == path].set_index("kind").reindex(kind_order)
+            ax.bar(np.arange(len(kind_order)) + (i - (len(paths) - 1) / 2) * width,
+                   rows["value"], width, color=PATH_COLORS[path], label=PATH_LABELS[path])
+        ax.set_xticks(np.arange(len(kind_order)), kind_order)
+        ax.set(yscale="log", title=f"{c} channels, {pts} input points per channel")
+    np.atleast_1d(axes)[0].set_ylabel("time (s)")
+    fig.legend(*np.atleast_1d(axes)[0].get_legend_handles_labels(), loc="lower center",
+               ncol=len(paths), bbox_to_anchor=(0.5, -0.08))
+    fig.suptitle("All singular values of each layer kind, per path (one thread)")
+    fig.tight_layout()
+    save_figure(fig, "runtime_layer_kinds")
+    plt.show()
+
+# %% [markdown]
 # ## Across commits
 #
-# One benchmark tracked over every commit with results for this machine: LFA end to end,
-# one thread, at the largest n measured for every commit. A machine name is not a
-# machine speed: on a shared virtual machine the host can change between runs. The
-# table after the figure tells the two apart: if every benchmark of a run moved by the
-# same factor, the machine moved, not the code (`make compare` runs both commits in one
-# session for a code-only comparison).
+# Three cells of the tracking tier (`make track`) over every commit with results for this
+# machine, each where a landing changed its speed on purpose: the fast path on ResNet-18
+# (52e3901: a 1x1 stride-2 layer's phases no tap reads became zero columns), the fast
+# path at 16 channels on a small input (73ae59d: small jobs go straight to LAPACK) and
+# the exact zero-padded `sigma_max` (6c46548: Lanczos stops on the residual, slower and
+# correct). The landing is marked where it is among the commits drawn. A machine name is
+# one kind of hardware (`make bench-machine`), so a step here is the code's.
 
-# %% Figure: one benchmark across commits
-history = cells("time_singular_values", frame=table[table["machine"] == machine],
-                path="lfa", threads="1")
-commits = history["commit"].nunique()
-if commits < 2:
-    display(Markdown(f"> Results for only {commits} commit on **{machine}**: no history to "
-                     "draw yet. Run `make bench` on later commits to add points."))
+# %% Figure: known steps across commits
+STEPS = [
+    ("networks.TimeNetworkPeriodic.time_network", {"architecture": "resnet18", "path": "fast"},
+     "52e3901", "fast path, ResNet-18 at 224, every layer"),
+    ("end_to_end.TimeSingularValues.time_singular_values", {"path": "fast", "threads": "1", "n": 64,
+                                       "channels": 16}, "73ae59d",
+     "fast path, n = 64, 16 channels, one thread"),
+    ("zero_padding.TimeTopOne.time_top_one", {"n": 64, "channels": 4}, "6c46548",
+     "zero-padded sigma_max, n = 64, 4 channels"),
+]
+mine = table[(table["machine"] == machine) & (table["status"] == "ok")]
+order = runs[runs["machine"] == machine].sort_values("date")["commit"].drop_duplicates()
+slot = {commit: i for i, commit in enumerate(order)}
+series = []
+for benchmark, where, landing, title in STEPS:
+    rows = mine[mine["benchmark"] == benchmark]
+    for key, value in where.items():
+        rows = rows[rows[key].astype(str) == str(value)] if key in rows else rows.iloc[:0]
+    series.append((rows.drop_duplicates("commit").sort_values("date"), landing, title))
+if sum(len(rows) >= 2 for rows, _, _ in series) == 0:
+    display(Markdown(f"> Fewer than two commits of these cells on **{machine}**: no history "
+                     "to draw yet (`make track RANGE=...` adds them)."))
 else:
-    c = history["channels"].max()
-    per = history[history["channels"] == c]
-    n = per.groupby("n")["commit"].nunique().loc[lambda s: s == s.max()].index.max()
-    points = per[per["n"] == n].sort_values("date")
-    # one slot per run in commit order (dates are uneven and close runs would overlap)
-    x = np.arange(len(points))
-    fig, ax = plt.subplots(figsize=(7, 3.4))
-    ax.errorbar(x, points["value"],
-                yerr=[(points["value"] - points["q_25"]).clip(lower=0).fillna(0),
-                      (points["q_75"] - points["value"]).clip(lower=0).fillna(0)],
-                marker=PATH_MARKERS["lfa"], color=PATH_COLORS["lfa"], capsize=3)
-    ax.set_xticks(x, [f"{row.commit[:7]}\n{row.date:%m-%d %H:%M}"
-                      for row in points.itertuples()], fontsize=8)
-    ax.set(ylabel="time (s)", xlabel="commit (date, UTC), in order",
-           title=f"LFA, all singular values, n = {n}, {c} channels, one thread")
-    ax.set_ylim(bottom=0)
+    fig, axes = plt.subplots(len(series), 1, figsize=(9, 2.6 * len(series)), sharex=True)
+    for ax, (rows, landing, title) in zip(np.atleast_1d(axes), series, strict=True):
+        x = rows["commit"].map(slot)
+        ax.plot(x, rows["value"], marker="o", color=PATH_COLORS["fast"])
+        hit = [slot[c] for c in order if c.startswith(landing)]
+        for where in hit:
+            ax.axvline(where, color="grey", ls="--", lw=1)
+            ax.annotate(landing, (where, 1), xycoords=("data", "axes fraction"),
+                        xytext=(3, -12), textcoords="offset points", fontsize=8)
+        ax.set(yscale="log", ylabel="time (s)", title=title)
+    ax = np.atleast_1d(axes)[-1]
+    ax.set_xticks(range(len(order)), [c[:7] for c in order], rotation=60, fontsize=8)
+    ax.set_xlabel("commit, in history order")
+    fig.tight_layout()
     save_figure(fig, "runtime_history")
     plt.show()
 
