@@ -279,8 +279,9 @@ def test_the_grid_draws_a_graph_for_every_benchmark(visit):
 
 
 def expected_runs(results: Path, benchmark: str) -> dict[tuple[str, ...], list[str]]:
-    """Per parameter combination (values as asv's labels show them), the commits whose
-    committed run has a value for it, with the current benchmark version."""
+    """Per machine and parameter combination (values as asv's labels show them), the
+    commits whose committed run has a value for it, with the current benchmark version:
+    ``(machine, *combination) -> commits``."""
     meta = json.loads((results / "benchmarks.json").read_text())[benchmark]
     version = meta["version"]
     out: dict[tuple[str, ...], list[str]] = {}
@@ -296,8 +297,8 @@ def expected_runs(results: Path, benchmark: str) -> dict[tuple[str, ...], list[s
             continue
         for combo, value in zip(itertools.product(*record["params"]), record["result"],
                                 strict=True):
-            if value is not None:
-                key = tuple(v.strip("'") for v in combo)
+            if value is not None and value == value:  # None: failed, NaN: skipped
+                key = (data["params"]["machine"], *(v.strip("'") for v in combo))
                 out.setdefault(key, []).append(data["commit_hash"])
     return out
 
@@ -309,24 +310,30 @@ def test_one_benchmark_draws_one_connected_line_per_parameter_combination(visit,
     series = visit["series"]
     labels = [label for label, _, _ in series]
     assert len(labels) == len(set(labels)), f"a combination drawn twice: {labels}"
-    # asv's default view: up to 8 combinations of the first values; 8 here
-    assert len(series) == 8
+    # asv's default view: the combinations of the first values, one line per machine
+    machines = {key[0] for key in runs}
+    assert len(machines) >= 2 and len(series) >= 8
     hashes = visit["revision_to_hash"]
     place = {commit: int(rev) for rev, commit in hashes.items()}
     for label, data, lines in series:
         assert lines, f"{label} is drawn without lines"
         values = dict(part.split("-", 1) for part in label.split("; "))
-        combo = tuple(values[name] for name in names)
+        combo = (values["machine"], *(values[name] for name in names))
         drawn = [i for i, point in enumerate(data) if point is not None and point[1] is not None]
+        if not runs.get(combo):  # e.g. a machine whose tracked runs skipped this cell
+            assert not drawn, f"{label}: drawn without a committed value"
+            continue
         assert drawn, f"{label}: no point"
         # connected: no gap between the first and the last point
         assert drawn == list(range(drawn[0], drawn[-1] + 1)), f"{label}: broken line {data}"
         commits = [hashes[str(data[i][0])] for i in drawn]
         committed = sorted(runs[combo], key=place.__getitem__)
         assert commits == committed, f"{label}: drawn {commits}, committed {committed}"
-    # the runs before the fast path existed are on the lfa, fft and fftw lines: all five
-    assert max(len(c) for c in runs.values()) == len(
-        {h for c in runs.values() for h in c}) >= 2
+    # on each machine, the runs before the fast path existed are on the lfa, fft and fftw
+    # lines: some line holds every run of its machine
+    for machine in machines:
+        lines = [c for key, c in runs.items() if key[0] == machine]
+        assert max(len(c) for c in lines) == len({h for c in lines for h in c}) >= 2
 
 
 def test_the_regressions_page_lists_changes(visit):
