@@ -43,11 +43,13 @@ import logging
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling scripts
+from provenance import commit, new_path
 
 THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 ROOT = Path(__file__).resolve().parent.parent
@@ -59,23 +61,6 @@ NO_HTTP_PORT = {"dashboard": False, "dashboard_address": "127.0.0.1:0"}
 #: The target: the cluster of as many single-threaded workers as the local run's
 #: threads takes at most this multiple of the local run's time.
 TARGET = 1.3
-
-
-def _commit() -> str:
-    out = subprocess.run(["git", "rev-parse", "--short=8", "HEAD"], cwd=ROOT,
-                         capture_output=True, text=True, check=False).stdout.strip()
-    dirty = subprocess.run(["git", "status", "--porcelain", "--", "convbench"], cwd=ROOT,
-                           capture_output=True, text=True, check=False).stdout.strip()
-    return (out or "unknown") + ("+dirty" if dirty else "")
-
-
-def _new_path(stem: str) -> Path:
-    OUT.mkdir(parents=True, exist_ok=True)
-    path, k = OUT / f"{stem}.json", 1
-    while path.exists():
-        k += 1
-        path = OUT / f"{stem}-{k}.json"
-    return path
 
 
 def _tree_cpu() -> float:
@@ -275,8 +260,8 @@ def main(argv: list[str] | None = None) -> int:
     for var in THREAD_VARS:
         os.environ[var] = "1"
     os.environ["NUMBA_NUM_THREADS"] = str(local_threads)
-    commit = _commit()
-    path = _new_path(f"summarize-n{args.n}-c{args.c}-{commit.replace('+', '-')}")
+    stamp = commit(ROOT)
+    path = new_path(OUT, f"summarize-n{args.n}-c{args.c}-{stamp.replace('+', '-')}")
     load0 = os.getloadavg()
     record = _measure(args)
     loads = [v for s in record["samples"] for v in (s["load_before"][0], s["load_after"][0])]
@@ -286,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
 
     record["meta"] = {
         "n": args.n, "c": args.c, "repeats": args.repeats, "workers": sorted(args.workers),
-        "local_threads": local_threads, "commit": commit, "cpus": os.cpu_count(),
+        "local_threads": local_threads, "commit": stamp, "cpus": os.cpu_count(),
         "machine": platform.node(), "platform": platform.platform(),
         "python": platform.python_version(), "numpy": numpy.__version__,
         "numba": numba.__version__, "dask": dask.__version__,

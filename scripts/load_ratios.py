@@ -24,32 +24,17 @@ import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling scripts
+from provenance import commit, new_path
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "measurements" / "load"
 THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
                "NUMBA_NUM_THREADS", "OMP_WAIT_POLICY")
-
-
-def _commit(path: Path) -> str:
-    out = subprocess.run(["git", "rev-parse", "--short=8", "HEAD"], cwd=path,
-                         capture_output=True, text=True, check=False).stdout.strip()
-    dirty = subprocess.run(["git", "status", "--porcelain", "--", "convbench"], cwd=path,
-                           capture_output=True, text=True, check=False).stdout.strip()
-    return (out or "unknown") + ("+dirty" if dirty else "")
-
-
-def _new_path(stem: str) -> Path:
-    OUT.mkdir(parents=True, exist_ok=True)
-    path, k = OUT / f"{stem}.json", 1
-    while path.exists():
-        k += 1
-        path = OUT / f"{stem}-{k}.json"
-    return path
 
 
 def table(record: dict[str, Any]) -> str:
@@ -147,8 +132,8 @@ def main(argv: list[str] | None = None) -> int:
     samples = load.measure(workloads, args.rounds, sizes,
                            report=lambda s: print(s, flush=True), loaded=not args.quiet_only)
     record = {
-        "library": {"path": str(library), "commit": _commit(library)},
-        "suite": _commit(ROOT),
+        "library": {"path": str(library), "commit": commit(library)},
+        "suite": commit(ROOT),
         "cpu_count": os.cpu_count(),
         "affinity": len(os.sched_getaffinity(0)),
         "machine": platform.processor() or platform.machine(),
@@ -167,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
         "samples": samples,
         "ratios": {name: load.ratio(s) for name, s in samples.items() if s["loaded"]},
     }
-    path = _new_path(f"load-{record['library']['commit'].replace('+', '-')}")
+    path = new_path(OUT, f"load-{record['library']['commit'].replace('+', '-')}")
     path.write_text(json.dumps(record, indent=1) + "\n")
     print(table(record))
     print(f"wrote {os.path.relpath(path, ROOT)}")
