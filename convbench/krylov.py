@@ -354,7 +354,10 @@ def block_top_values(
         lam, y = np.linalg.eigh((h[:j, :j] + h[:j, :j].T) / 2)
         lam, y = lam[::-1], y[:, ::-1]
         coupling = r @ y[cur]  # residual of Ritz vector i: ||coupling[:, i]||
-        res = np.linalg.norm(coupling, axis=0)
+        # G's rounding level: a Ritz vector this close is locked at the restart (its
+        # coupling zeroed), and no residual is read as smaller than it, locked or not
+        lock = 16 * np.finfo(float).eps * scale
+        res = np.maximum(np.linalg.norm(coupling, axis=0), lock)
         if scale == 0.0:  # the zero operator
             zeros = np.zeros(k)
             return TopValues(zeros, zeros, np.ones(k, dtype=bool), steps, b)
@@ -367,10 +370,7 @@ def block_top_values(
                 done &= (res[:k] <= strict * rtol * s[0] * s) | (err <= strict * tiny * lam[0])
         last = steps + 1 >= maxiter
         if bool(np.all(done)) or last:
-            # a locked vector's coupling is zeroed, not its error: the Gram's rounding
-            # level is the least residual any of its Ritz values has
-            floor = np.maximum(res, 16 * np.finfo(float).eps * scale)
-            top = _verify(fwd, adj, v, j, y, lam, floor, b, k, rtol, vectors)
+            top = _verify(fwd, adj, v, j, y, lam, res, b, k, rtol, vectors)
             steps += 1
             if bool(np.all(top.certified)) or last:
                 top = dataclasses.replace(top, steps=steps, block=b)
@@ -384,7 +384,7 @@ def block_top_values(
             h[np.arange(keep), np.arange(keep)] = lam[:keep]
             # locking: Ritz vectors converged to rounding keep no coupling to the block
             coupling_keep = coupling[:, :keep].copy()
-            coupling_keep[:, res[:keep] <= 16 * np.finfo(float).eps * scale] = 0.0
+            coupling_keep[:, res[:keep] <= lock] = 0.0
             h[keep : keep + b, :keep] = coupling_keep
             h[:keep, keep : keep + b] = coupling_keep.T
             cur = slice(keep, keep + b)
