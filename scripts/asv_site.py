@@ -479,7 +479,7 @@ def unknown_commits(results: Path, repo: Path = ROOT) -> list[tuple[Path, str]]:
                                text=True, check=True).stdout.split())
     missing = []
     for path in sorted(results.glob("*/*.json")):
-        if path.name in ("machine.json", "benchmarks.json"):
+        if path.name == "machine.json":
             continue
         try:
             commit = json.loads(path.read_text()).get("commit_hash")

@@ -167,6 +167,15 @@ def load(calibrations: Path, name: str) -> dict[str, Any] | None:
     return data
 
 
+def _by_its_clock(
+    stored: dict[str, Any], cal: dict[str, float], legacy: dict[str, float] | None
+) -> dict[str, float]:
+    """This machine's calibration by the clock ``stored`` was taken with."""
+    if stored.get("clock", "process") != CLOCK and legacy is not None:
+        return legacy
+    return cal
+
+
 def mismatch(
     stored: dict[str, Any],
     finger: dict[str, Any],
@@ -178,8 +187,7 @@ def mismatch(
     ``cal`` is this machine's calibration by :data:`CLOCK`; ``legacy``, by the process's
     clock, is compared with a stored file that names no clock (the earlier files).
     """
-    if stored.get("clock", "process") != CLOCK and legacy is not None:
-        cal = legacy
+    cal = _by_its_clock(stored, cal, legacy)
     for key in IDENTITY:
         if stored["fingerprint"].get(key) != finger.get(key):
             return (f"its {key} is {stored['fingerprint'].get(key)!r}, this machine's is "
@@ -245,9 +253,7 @@ def choose(
             return name, reason
         stored = load(calibrations, name)
         if stored is not None and mismatch(stored, finger, cal, legacy) is None:
-            clock = stored.get("clock", "process")
-            diff = difference(stored["calibration"],
-                              legacy if clock != CLOCK and legacy is not None else cal)
+            diff = difference(stored["calibration"], _by_its_clock(stored, cal, legacy))
             return name, f"calibration within {diff:.0%} of the one stored with it"
         taken.append(name)
     raise ValueError(f"more than 99 machines named {base}-*: clean up {calibrations}")
