@@ -297,10 +297,15 @@ def estimate(
         stages = (16 * p * kh * 2 / _STREAM_RATE, _batched_svd_seconds(blocks, cout, cin))
         seconds = sum(stages)
     elif method in ("fft", "fftw"):
-        # zero-padded real kernel, its complex copy and the complex transform
-        nbytes = (8 + 16 + 16) * p + values
-        fft_flops = 5.0 * p * math.log2(max(math.prod(grid), 2))
-        transform = fft_flops / _FFT_RATE + 40 * p / _STREAM_RATE
+        # the complex transform, and the one before it (the first axis still at its taps):
+        # each axis is padded to its grid just before its own transform, the last first
+        nbytes = 16 * p * (1 + min(taps[0] / grid[0], 1.0)) + values
+        fft_flops = sum(
+            5.0 * p * math.prod(min(k / n, 1.0) for k, n in zip(taps[:i], grid[:i], strict=True))
+            * math.log2(max(grid[i], 2))
+            for i in range(len(grid))
+        )
+        transform = fft_flops / _FFT_RATE + 32 * p / _STREAM_RATE
         stages = (transform, _batched_svd_seconds(blocks, cout, cin))
         seconds = sum(stages)
     elif method == "fast":

@@ -12,18 +12,19 @@ groups give one block per group. Every path, the bound, the zero-padding models 
 operators' start vector evaluate the symbol through :func:`symbol_at` (a tensor grid),
 :func:`symbol_points` (a list of frequencies) or the grid functions below.
 
-The paper's three transform paths compute the same array on the grid, in the memory
-layout each naturally produces:
+The paper's three transform paths compute the same C-contiguous array on the grid,
+``(*grid, groups, rows, cols)``, every block contiguous as the batched SVD reads it:
 
 ``lfa``
     Local Fourier Analysis: direct summation over the stencil as one tensor
     contraction per spatial axis, written C-contiguous in ``(*grid, [groups,] rows, cols)``.
 ``fft``
-    numpy's FFT of the zero-padded kernel (Sedghi, Gupta & Long, 2019), transformed
-    in the kernel's own ``(rows, cols, *grid)`` order; the result is a strided view.
+    numpy's FFT of the zero-padded kernel (Sedghi, Gupta & Long, 2019), laid out taps
+    first and transformed one axis at a time, each axis padded from its taps to its grid
+    just before its own transform (:func:`fft_blocks`).
 ``fftw``
-    The same transform through pyFFTW, with an explicit planner effort and thread
-    count. :class:`FFTWPlan` separates planning from execution.
+    The same transform through pyFFTW (one in-place plan per axis), with an explicit
+    planner effort and thread count. :class:`FFTWPlan` separates planning from execution.
 """
 
 from __future__ import annotations
@@ -48,7 +49,6 @@ __all__ = [
     "grid_blocks",
     "lfa_blocks",
     "lfa_symbol",
-    "padded_kernel",
     "symbol",
     "symbol_at",
     "symbol_points",
@@ -155,31 +155,36 @@ def lfa_blocks(poly: Polyphase) -> np.ndarray:
     return contract(poly.kernel, phases)
 
 
-def _tap_positions(poly: Polyphase) -> tuple[np.ndarray, ...]:
-    """Where tap ``b`` goes in the padded kernel: ``-(b + origin) mod n`` (the flip turns
-    the DFT's ``exp(-i t x)`` into the symbol's ``exp(+i t x)``)."""
+def tap_positions(poly: Polyphase) -> tuple[np.ndarray, ...]:
+    """Where tap ``b`` of each axis sits on the grid: ``(b + origin) mod n``.
+
+    The taps of a polyphase kernel span at most the grid, so the positions are distinct.
+    """
     return tuple(
-        (-(np.arange(k) + o)) % n for k, o, n in zip(poly.taps, poly.origin, poly.grid, strict=True)
+        (np.arange(k) + o) % n for k, o, n in zip(poly.taps, poly.origin, poly.grid, strict=True)
     )
 
 
-def padded_poly(poly: Polyphase, dtype: Any = np.float64) -> np.ndarray:
-    """The reduced kernel zero-padded to ``(groups, rows, cols, *grid)``."""
-    out = np.zeros((*poly.kernel.shape[:3], *poly.grid), dtype=dtype)
-    out[(Ellipsis, *np.ix_(*_tap_positions(poly)))] = poly.kernel
-    return out
-
-
 def fft_blocks(poly: Polyphase) -> np.ndarray:
-    """The symbol on the grid by numpy's FFT of the padded kernel.
+    """The symbol on the grid by numpy's FFT of the zero-padded kernel.
 
-    Returns the ``(*grid, groups, rows, cols)`` view of the ``(groups, rows, cols,
-    *grid)`` transform, the memory layout this path naturally produces.
+    The kernel is laid out taps first, ``(*taps, groups, rows, cols)``, and transformed
+    one axis at a time, the last first: each axis is zero-padded from its taps to its
+    grid size just before its own transform, so the earlier transforms run on
+    ``taps/n`` of the data (the three-liner ``fft2(kernel, (n, n), axes=[0, 1])`` of
+    Sedghi, Gupta & Long does the same through ``s=``). The unnormalised inverse
+    transform (``exp(+i t x)``) at ``(b + origin) mod n`` is the symbol itself.
+
+    Returns a C-contiguous complex128 ``(*grid, groups, rows, cols)`` array: every
+    block contiguous, as the batched SVD reads it.
     """
     d = len(poly.grid)
-    axes = tuple(range(3, 3 + d))
-    spectrum = np.fft.fftn(padded_poly(poly), axes=axes)
-    return np.moveaxis(spectrum, axes, tuple(range(d)))
+    x = np.moveaxis(poly.kernel, tuple(range(3, 3 + d)), tuple(range(d)))
+    for axis, pos in reversed(list(enumerate(tap_positions(poly)))):
+        y = np.zeros((*x.shape[:axis], poly.grid[axis], *x.shape[axis + 1 :]), np.complex128)
+        y[(slice(None),) * axis + (pos,)] = x
+        x = np.fft.ifft(y, axis=axis, norm="forward", out=y)
+    return x
 
 
 def grid_blocks(
@@ -242,8 +247,7 @@ def symbol(
 
         For a transposed layer the blocks are those of the layer itself, the conjugate
         transposes of its forward adjoint's: ``((cout/groups)*prod(stride), cin/groups)``.
-        For a plain stride-1 2-D layer this is ``(n, m, cout, cin)``. For ``fft`` and
-        ``fftw`` it is a transposed (non-contiguous) view of the transform's output.
+        For a plain stride-1 2-D layer this is ``(n, m, cout, cin)``.
     """
     from .budget import check_memory, estimate_bytes
 
@@ -284,17 +288,8 @@ def lfa_symbol(w: np.ndarray, n: int, m: int) -> np.ndarray:
     return lfa_blocks(_plain(w, n, m).polyphase())[:, :, 0]
 
 
-def padded_kernel(w: np.ndarray, n: int, m: int, dtype: Any = np.float64) -> np.ndarray:
-    """The plain kernel zero-padded to ``(cout, cin, n, m)`` so that its DFT is the symbol.
-
-    Tap ``(a, b)`` is stored at ``((ph - a) mod n, (pw - b) mod m)``: the flip turns the
-    DFT's ``exp(-i t x)`` into the symbol's ``exp(+i t (a - ph))``, the shift centres it.
-    """
-    return padded_poly(_plain(w, n, m).polyphase(), dtype)[0]
-
-
 def fft_symbol(w: np.ndarray, n: int, m: int) -> np.ndarray:
-    """Symbol of a plain 2-D layer by numpy's FFT, the ``(n, m, cout, cin)`` view."""
+    """Symbol of a plain 2-D layer by numpy's FFT, C-contiguous ``(n, m, cout, cin)``."""
     return fft_blocks(_plain(w, n, m).polyphase())[:, :, 0]
 
 
@@ -349,37 +344,44 @@ class FFTWPlan:
         self.threads = int(threads)
         self.planner_effort = planner_effort
         poly = layer.polyphase()
-        self._positions = np.ix_(*_tap_positions(poly))
-        full = (*poly.kernel.shape[:3], *poly.grid)
         d = len(poly.grid)
-        self._axes = tuple(range(3, 3 + d))
-        self._in = pyfftw.empty_aligned(full, dtype="complex128")
-        self._out = pyfftw.empty_aligned(full, dtype="complex128")
-        self._fftw = pyfftw.FFTW(
-            self._in,
-            self._out,
-            axes=self._axes,
-            direction="FFTW_FORWARD",
-            flags=(planner_effort,),
-            threads=self.threads,
-        )
+        # one in-place backward (unnormalised, exp(+i t x)) transform per axis, the last
+        # first, each on the axes already transformed and the taps of those still to go
+        taps_first = (*poly.taps, *poly.kernel.shape[:3])
+        self._positions = tap_positions(poly)
+        self._stages = []
+        for axis in range(d - 1, -1, -1):
+            shape = (*taps_first[:axis], *poly.grid[axis:d], *taps_first[d:])
+            buf = pyfftw.empty_aligned(shape, dtype="complex128")
+            plan = pyfftw.FFTW(
+                buf,
+                buf,
+                axes=(axis,),
+                direction="FFTW_BACKWARD",
+                flags=(planner_effort, "FFTW_DESTROY_INPUT"),
+                threads=self.threads,
+            )
+            self._stages.append((axis, buf, plan))
 
     def __call__(self, w: np.ndarray) -> np.ndarray:
         """Execute the plan on validated float64 weights of the planned shape.
 
-        Returns a view: ``(n, m, cout, cin)`` for a plan made from a weight shape, else
-        ``(*grid, groups, rows, cols)``. It aliases the plan's output buffer: the next
-        call overwrites it.
+        Returns a C-contiguous array: ``(n, m, cout, cin)`` for a plan made from a weight
+        shape, else ``(*grid, groups, rows, cols)``. It is the plan's output buffer: the
+        next call overwrites it.
         """
         if w.shape != self.weight_shape:
             raise ValueError(f"plan made for weights {self.weight_shape}; got {w.shape}")
         layer = self.layer if w is self.layer.weight else dataclasses.replace(self.layer, weight=w)
-        self._in[...] = 0
-        self._in[(Ellipsis, *self._positions)] = layer.polyphase().kernel
-        self._fftw()
-        d = len(self._axes)
-        out = np.moveaxis(self._out, self._axes, tuple(range(d)))
-        return out[:, :, 0] if self._plain else out
+        kernel = layer.polyphase().kernel
+        d = kernel.ndim - 3
+        x = np.moveaxis(kernel, tuple(range(3, 3 + d)), tuple(range(d)))
+        for axis, buf, plan in self._stages:
+            buf[...] = 0
+            buf[(slice(None),) * axis + (self._positions[axis],)] = x
+            plan.execute()  # unnormalised: the symbol itself
+            x = buf
+        return x[:, :, 0] if self._plain else x
 
 
 def fftw_symbol(
@@ -389,5 +391,5 @@ def fftw_symbol(
     threads: int | None = None,
     planner_effort: str = "FFTW_ESTIMATE",
 ) -> np.ndarray:
-    """Symbol of a plain 2-D layer through pyFFTW; plans, executes, returns a view."""
+    """Symbol of a plain 2-D layer through pyFFTW; plans, executes, returns the blocks."""
     return FFTWPlan(w.shape, (n, m), threads=threads, planner_effort=planner_effort)(w)

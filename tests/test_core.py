@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import convbench as cb
-from convbench.symbols import padded_kernel
+from convbench.symbols import fft_blocks, lfa_blocks, tap_positions
 
 RTOL = 1e-10
 
@@ -96,8 +96,8 @@ def test_symbol_paths_agree_and_match_definition():
         assert got.shape == (n, m, cout, cin)
         assert got.dtype == np.complex128
         np.testing.assert_allclose(got, ref, atol=1e-13)
-    assert cb.symbol(w, (n, m), "lfa").flags.c_contiguous
-    assert not cb.symbol(w, (n, m), "fft").flags.c_contiguous
+    for method in ("lfa", "fft", "fftw"):  # every block contiguous for the batched SVD
+        assert cb.symbol(w, (n, m), method).flags.c_contiguous
 
 
 def test_symbol_block_diagonalises_the_operator():
@@ -139,14 +139,31 @@ def test_kernel_equal_to_input_size():
         np.testing.assert_allclose(got, np.sort(ref)[::-1], atol=RTOL * ref.max())
 
 
-def test_padded_kernel_places_taps_for_the_symbol_convention():
+def test_tap_positions_follow_the_symbol_convention():
     w = np.arange(2 * 3, dtype=float).reshape(1, 1, 2, 3)
-    p = padded_kernel(w, 4, 5)
-    # tap (a, b) lives at ((ph - a) % n, (pw - b) % m) with ph = 0, pw = 1
-    assert p[0, 0, 0, 1] == w[0, 0, 0, 0]
-    assert p[0, 0, 3, 0] == w[0, 0, 1, 1]
-    assert p[0, 0, 3, 4] == w[0, 0, 1, 2]
-    assert np.count_nonzero(p) == 5  # w[0,0,0,0] is zero
+    poly = cb.as_layer(w, (4, 5)).polyphase()
+    # tap b sits at offset b + origin: 'same' puts kh=2 at (0, 1) and kw=3 at (-1, 0, 1)
+    rows, cols = tap_positions(poly)
+    np.testing.assert_array_equal(rows, [0, 1])
+    np.testing.assert_array_equal(cols, [4, 0, 1])
+
+
+@pytest.mark.parametrize(
+    ("shape", "kernel", "layer"),
+    [
+        ((6, 5), (3, 3), {}),
+        ((8, 6), (3, 3), {"stride": 2, "dilation": (1, 2)}),
+        ((8, 4), (3, 4), {"stride": (2, 4)}),  # taps wrap around a one-point axis and fold
+        ((4, 5, 6), (3, 2, 3), {"groups": 2}),
+    ],
+)
+def test_fft_blocks_are_the_symbol_and_contiguous(shape, kernel, layer):
+    g = layer.get("groups", 1)
+    w = cb.pytorch_default(4, 4 // g, kernel, seed=7)
+    poly = cb.as_layer(w, shape, **layer).polyphase()
+    got = fft_blocks(poly)
+    assert got.flags.c_contiguous
+    np.testing.assert_allclose(got, lfa_blocks(poly), atol=1e-13)
 
 
 @pytest.mark.parametrize("method", ["lfa", "fft", "fftw", "explicit"])
