@@ -6,17 +6,25 @@ C1, C2
     lfa, fft (numpy) and fftw (pyFFTW) end to end and per stage, for c = 1, 4, 16, 64
     channels and n up to 4096 (c <= 4), 1024 (c = 16), 256 (c = 64): the speed-up
     ``time(fft) / time(lfa)`` against n (C1) and the growth of each path's time with n
-    and c (C2). Each repeat times, for every path in a rotating order, the path's own
-    two steps: the transform (``as_layer`` + :func:`convbench.symbols.grid_blocks`,
-    FFTW's planning included) and the SVD step (:func:`convbench.svd.block_singular_values`:
-    batched LAPACK and the descending sort); their sum is one call of the path, exactly
-    what :func:`convbench.singular_values` runs after its budget check. Where a call is
+    and c (C2). Beside them, in the same rotation, the published codes as references
+    (:mod:`benchmarks.published`, :data:`REFERENCES`): the paper's LFA code
+    (``paper-lfa``) and Sedghi et al.'s FFT three-liner (``three-liner``), each with a
+    descending sort so that every path returns the same values; C1's verdict is taken
+    against the fastest FFT arrangement of each cell. Each repeat times, for every
+    path in a rotating order, the path's own two steps: the transform (``as_layer`` +
+    :func:`convbench.symbols.grid_blocks`, FFTW's planning included) and the SVD step
+    (:func:`convbench.svd.block_singular_values`: batched LAPACK and the descending
+    sort); their sum is one call of the path, exactly what
+    :func:`convbench.singular_values` runs after its budget check. Where a call is
     predicted under :data:`LIBRARY_MAX_SECONDS`, :func:`convbench.singular_values` itself
     is timed in the same rotation, so the sum can be checked against the library call.
 C3
     The SVD step's time per path comes from the C1 cells. A control at one n per c
-    times the SVD of the same FFT symbol as numpy's transform leaves it (a strided
-    view), copied to C-contiguous blocks (the copy timed apart), and of LFA's symbol.
+    times the SVD of the same values in each layout: numpy's FFT of the ``(cout, cin,
+    kh, kw)`` kernel read through a strided view (``fft-view``,
+    :func:`benchmarks.svd_layout.strided_view`), that view copied to C-contiguous blocks
+    (``fft-copy``, the copy timed apart), LFA's and the library fft path's contiguous
+    blocks, the paper's transposed view (``paper-lfa``) and the three-liner's blocks.
 C4
     Peak memory per path, each call in a fresh interpreter (``--memory-child``): the
     growth of the process's resident high-water mark (``VmHWM``, reset through
@@ -36,8 +44,13 @@ Every timing cell takes :data:`REPEATS` interleaved repeats; the largest C1 cell
 call predicted above :data:`LARGE_SECONDS`) take :data:`LARGE_REPEATS`, and where a call
 is predicted above :data:`NO_FFTW_SECONDS` fftw is left out (its SVD step is fft's: the
 same values in the same strided layout), so that the study fits in an hour. BLAS,
-OpenMP, numba and FFTW run one thread, set before numpy is imported and recorded. The
-load averages are recorded before and after every cell. The study starts no cell
+OpenMP, numba and FFTW run one thread, set before numpy is imported and recorded.
+
+A quiet machine: the load averages are recorded before and after every cell. Before a
+cell starts while the 1-minute load is above :data:`QUIET_LOAD` per core, the study waits
+(up to ``--quiet-wait`` seconds) for the machine to calm down; the cell records the wait
+and whether it started quiet. When the median load over the run is above the same
+limit, the run is marked ``"quiet": false`` and says so. The study starts no cell
 predicted to end after ``--max-minutes`` and lists what it left out.
 
 Results: ``results/claims/<machine>/<commit>-<UTC time>.json`` (a checkpoint
@@ -85,6 +98,8 @@ if str(ROOT) not in sys.path:
 
 import convbench as cb  # noqa: E402
 from benchmarks.common import limit_threads, thread_info  # noqa: E402
+from benchmarks.published import PUBLISHED, hwio, sorted_values  # noqa: E402
+from benchmarks.svd_layout import strided_view  # noqa: E402
 from convbench import budget  # noqa: E402
 from convbench.errors import spectrum_errors  # noqa: E402
 from convbench.svd import block_singular_values  # noqa: E402
@@ -93,6 +108,15 @@ from convbench.symbols import grid_blocks  # noqa: E402
 OUT_DIR = ROOT / "results" / "claims"
 SPECTRA_DIR = ROOT / "results" / "spectra"
 PATHS = ("lfa", "fft", "fftw")
+#: The published codes timed beside the library's paths (benchmarks.published), and the
+#: library path whose cost model predicts each.
+REFERENCES = {"paper-lfa": "lfa", "three-liner": "fft"}
+#: C3's layouts (see the module docstring); fft-view against fft-copy is the layout effect.
+LAYOUTS = ("lfa", "fft-view", "fft-copy", "fft", "paper-lfa", "three-liner")
+#: A run (and a cell's start) is quiet while the 1-minute load is at most this per core.
+QUIET_LOAD = 1.0
+#: Default longest wait for a quiet machine before a cell, seconds.
+QUIET_WAIT = 300.0
 SEED = 0
 THREADS = 1
 REPEATS = 7
@@ -101,7 +125,7 @@ LARGE_REPEATS = 5
 #: LARGE_REPEATS repeats.
 LARGE_SECONDS = 10.0
 #: ... and above this, fftw is left out of it (the hour's limit).
-NO_FFTW_SECONDS = 40.0
+NO_FFTW_SECONDS = 10.0
 #: singular_values itself is timed beside the stages where a call is predicted below this.
 LIBRARY_MAX_SECONDS = 0.5
 #: The memory budget of the study's calls (the library's default is half the free memory).
@@ -185,14 +209,16 @@ def plan(quick: bool = False) -> list[Cell]:
             paths = PATHS if slowest <= NO_FFTW_SECONDS else ("lfa", "fft")
             library = slowest <= LIBRARY_MAX_SECONDS
             per_repeat = sum(call[p] for p in paths) * (2 if library else 1)
+            per_repeat += sum(call[lib] for lib in REFERENCES.values())
+            paths = (*paths, *REFERENCES)
             cells.append(Cell("C1", "stages", c, n, repeats=reps, paths=paths,
                               library=library, predicted_s=reps * per_repeat))
     for c, ns in grid["C3"].items():
         for n in ns:
             svd = predict("lfa", c, n, stage="svd")
             cells.append(Cell("C3", "layout", c, n, repeats=base, paths=("lfa", "fft"),
-                              predicted_s=predict("lfa", c, n) + predict("fft", c, n)
-                              + base * 3 * svd))
+                              predicted_s=2 * predict("lfa", c, n) + 3 * predict("fft", c, n)
+                              + base * len(LAYOUTS) * svd))
     for c, ns in grid["C5"].items():
         for n in ns:
             for k in sorted({3, *(n // r for r in C5_RATIOS)}):
@@ -242,8 +268,24 @@ def _weights(c: int, k: int = 3) -> np.ndarray:
     return cb.pytorch_default(c, c, k, seed=SEED)
 
 
-def staged(w: np.ndarray, n: int, method: str) -> tuple[float, float, np.ndarray]:
-    """One call of a Fourier path, its two steps timed: (transform s, svd s, values)."""
+def staged(w: np.ndarray, n: int, method: str, kernel: np.ndarray | None = None
+           ) -> tuple[float, float, np.ndarray]:
+    """One call of a Fourier path, its two steps timed: (transform s, svd s, values).
+
+    A published code (:data:`REFERENCES`) runs its own transform and its SVD with one
+    descending sort; ``kernel`` is the three-liner's ``(kh, kw, cin, cout)`` input,
+    reordered before the timing (its input format, not its work).
+    """
+    if method in REFERENCES:
+        transform, takes_hwio = PUBLISHED[method]
+        source = (kernel if kernel is not None else hwio(w)) if takes_hwio else w
+        t0 = time.perf_counter()
+        blocks = transform(source, n)
+        t1 = time.perf_counter()
+        values = sorted_values(blocks)
+        t2 = time.perf_counter()
+        del blocks
+        return t1 - t0, t2 - t1, values
     t0 = time.perf_counter()
     layer = cb.as_layer(w, n, boundary="periodic")
     blocks = grid_blocks(layer, method, threads=THREADS)
@@ -264,25 +306,33 @@ def warm_up(paths: tuple[str, ...] = PATHS) -> None:
     for p in paths:
         staged(w, 8, p)
         cb.singular_values(w, 8, method=p, threads=THREADS)
+    for p in REFERENCES:
+        staged(w, 8, p)
 
 
 def _feasible(cell: Cell, path: str) -> str | None:
-    return budget.feasibility(path, cell.c, cell.c, cell.n, cell.n, cell.k, cell.k,
+    if path == "paper-lfa" and cell.k != 3:
+        return "the paper's LFA code is written for 3x3 kernels"
+    model = REFERENCES.get(path, path)  # a published code costs what its library twin does
+    return budget.feasibility(model, cell.c, cell.c, cell.n, cell.n, cell.k, cell.k,
                               memory_budget=MEMORY_BUDGET)
 
 
 def run_stages(cell: Cell, log: Callable[[str], None]) -> dict[str, Any]:
     """C1/C2 (and C5): every path's transform and SVD step, interleaved repeats."""
     w = _weights(cell.c, cell.k)
+    kernel = hwio(w)
     skipped = {p: r for p in cell.paths if (r := _feasible(cell, p)) is not None}
     paths = [p for p in cell.paths if p not in skipped]
     entries = [(p, "stages") for p in paths]
     if cell.library:
-        entries += [(p, "library") for p in paths]
+        entries += [(p, "library") for p in paths if p in PATHS]
     samples: dict[str, dict[str, list[float]]] = {
         p: {"transform": [], "svd": [], "total": []} for p in paths
     }
-    library: dict[str, list[float]] = {p: [] for p in paths} if cell.library else {}
+    library: dict[str, list[float]] = (
+        {p: [] for p in paths if p in PATHS} if cell.library else {}
+    )
     reference: np.ndarray | None = None
     max_dev: dict[str, float] = {}
     order = _rotations([f"{p}:{how}" for p, how in entries], cell.repeats)
@@ -295,7 +345,7 @@ def run_stages(cell: Cell, log: Callable[[str], None]) -> dict[str, Any]:
                                    memory_budget=MEMORY_BUDGET)
                 library[path].append(time.perf_counter() - t0)
                 continue
-            tr, sv, values = staged(w, cell.n, path)
+            tr, sv, values = staged(w, cell.n, path, kernel)
             samples[path]["transform"].append(tr)
             samples[path]["svd"].append(sv)
             samples[path]["total"].append(tr + sv)
@@ -310,14 +360,23 @@ def run_stages(cell: Cell, log: Callable[[str], None]) -> dict[str, Any]:
             "skipped": skipped}
 
 
-def run_layout(cell: Cell, log: Callable[[str], None]) -> dict[str, Any]:
-    """C3 control: the SVD step of one symbol in three layouts, and the copy."""
-    w = _weights(cell.c)
-    layer = cb.as_layer(w, cell.n, boundary="periodic")
-    blocks = {"lfa": grid_blocks(layer, "lfa"), "fft-view": grid_blocks(layer, "fft")}
+def layout_blocks(w: np.ndarray, n: int) -> tuple[dict[str, np.ndarray], float]:
+    """The same values in every layout of :data:`LAYOUTS`, and the copy's seconds."""
+    layer = cb.as_layer(w, n, boundary="periodic")
+    blocks = {"lfa": grid_blocks(layer, "lfa"), "fft-view": strided_view(w, n)}
     t0 = time.perf_counter()
     blocks["fft-copy"] = np.ascontiguousarray(blocks["fft-view"])
-    copy = [time.perf_counter() - t0]
+    copy = time.perf_counter() - t0
+    blocks["fft"] = grid_blocks(layer, "fft")
+    blocks["paper-lfa"] = PUBLISHED["paper-lfa"][0](w, n)
+    blocks["three-liner"] = PUBLISHED["three-liner"][0](hwio(w), n)
+    return {name: blocks[name] for name in LAYOUTS}, copy
+
+
+def run_layout(cell: Cell, log: Callable[[str], None]) -> dict[str, Any]:
+    """C3 control: the SVD step of the same values in every layout, and the copy."""
+    blocks, first_copy = layout_blocks(_weights(cell.c), cell.n)
+    copy = [first_copy]
     names = list(blocks)
     samples: dict[str, list[float]] = {k: [] for k in names}
     order = _rotations(names, cell.repeats)
@@ -475,8 +534,43 @@ def _checkpoint(path: Path, data: dict[str, Any]) -> None:
 # the run
 
 
+def quiet_limit() -> float:
+    """The 1-minute load above which the machine is not quiet: QUIET_LOAD per core."""
+    return QUIET_LOAD * (os.cpu_count() or 1)
+
+
+def wait_for_quiet(max_wait: float, echo: Callable[[str], None], poll: float = 15.0,
+                   load: Callable[[], float] = lambda: os.getloadavg()[0],
+                   sleep: Callable[[float], None] = time.sleep) -> float:
+    """Wait (up to ``max_wait`` s) while the 1-minute load is above :func:`quiet_limit`.
+
+    Returns the seconds waited.
+    """
+    waited, limit = 0.0, quiet_limit()
+    while (now := load()) > limit and waited < max_wait:
+        if waited == 0.0:
+            echo(f"load {now:.2f} > {limit:g}: waiting up to {max_wait:.0f} s for a "
+                 "quiet machine")
+        step = min(poll, max_wait - waited)
+        sleep(step)
+        waited += step
+    return waited
+
+
+def quiet_summary(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run's median 1-minute load over its cells (before and after each) and verdict."""
+    loads = [r[key][0] for r in records for key in ("load_before", "load_after")]
+    if not loads:
+        return {"load_median": None, "load_max": None, "quiet_limit": quiet_limit(),
+                "quiet": None}
+    median = float(np.median(loads))
+    return {"load_median": median, "load_max": float(max(loads)),
+            "quiet_limit": quiet_limit(), "quiet": median <= quiet_limit()}
+
+
 def run(cells: list[Cell], target: Path, header: dict[str, Any], max_minutes: float,
-        quick: bool, echo: Callable[[str], None] = print) -> dict[str, Any]:
+        quick: bool, echo: Callable[[str], None] = print,
+        quiet_wait: float = QUIET_WAIT) -> dict[str, Any]:
     """Run every cell in order, checkpointing; returns the complete record."""
     data = {**header, "complete": False, "cells": [], "left_out": []}
     start = time.perf_counter()
@@ -501,12 +595,14 @@ def run(cells: list[Cell], target: Path, header: dict[str, Any], max_minutes: fl
             def log(msg: str, head: str = head) -> None:
                 echo(f"  {head}: {msg}")
 
+            waited = wait_for_quiet(quiet_wait, log)
             load_before = list(os.getloadavg())
             t0 = time.perf_counter()
             measured = RUNNERS[cell.kind](cell, log)
             seconds = time.perf_counter() - t0
             record = {**asdict(cell), "seconds": seconds, "load_before": load_before,
-                      "load_after": list(os.getloadavg())}
+                      "load_after": list(os.getloadavg()), "waited_s": waited,
+                      "quiet": load_before[0] <= quiet_limit()}
             clash = set(record) & set(measured)
             if clash:  # a measurement never hides the cell's own description
                 raise RuntimeError(f"{cell.kind} measurements reuse the names {sorted(clash)}")
@@ -520,6 +616,11 @@ def run(cells: list[Cell], target: Path, header: dict[str, Any], max_minutes: fl
     data["seconds"] = time.perf_counter() - start
     data["finished"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     data["complete"] = True
+    data.update(quiet_summary(data["cells"]))
+    if data["quiet"] is False:
+        echo(f"this run is NOT quiet: median 1-minute load {data['load_median']:.2f} > "
+             f"{data['quiet_limit']:g} on {os.cpu_count()} cores; its absolute times are "
+             "inflated (the interleaved ratios less so)")
     return data
 
 
@@ -531,6 +632,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--machine", default=platform.node(), help="default: the host name")
     ap.add_argument("--max-minutes", type=float, default=60.0,
                     help="start no cell predicted to end after this (default 60)")
+    ap.add_argument("--quiet-wait", type=float, default=QUIET_WAIT,
+                    help="longest wait (s) for a quiet machine before a cell (default "
+                         f"{QUIET_WAIT:g}; 0: never wait)")
     ap.add_argument("--memory-child", nargs=4, metavar=("PATH", "C", "N", "K"),
                     help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -543,6 +647,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.max_minutes <= 0:
         ap.error(f"--max-minutes must be positive; got {args.max_minutes}")
+    if args.quiet_wait < 0:
+        ap.error(f"--quiet-wait must be >= 0; got {args.quiet_wait}")
 
     cells = plan(args.quick)
     if args.plan:
@@ -565,7 +671,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print(f"claims study: {len(cells)} cells, writing {target}", flush=True)
     data = run(cells, target, header, args.max_minutes, args.quick,
-               echo=lambda s: print(s, flush=True))
+               echo=lambda s: print(s, flush=True), quiet_wait=args.quiet_wait)
     write_new(target, data)
     target.with_name(target.name + ".partial").unlink(missing_ok=True)
     print(f"wrote {target} in {data['seconds'] / 60:.1f} min", flush=True)

@@ -169,7 +169,8 @@ def test_plan_covers_every_required_cell():
 
 def test_quick_run_end_to_end(tmp_path):
     claims = _load_script()
-    assert claims.main(["--quick", "--out-dir", str(tmp_path), "--machine", "test"]) == 0
+    argv = ["--quick", "--out-dir", str(tmp_path), "--machine", "test", "--quiet-wait", "0"]
+    assert claims.main(argv) == 0
     files = list((tmp_path / "test").glob("*.json"))
     assert len(files) == 1 and not list((tmp_path / "test").glob("*.partial"))
     data = json.loads(files[0].read_text())
@@ -177,8 +178,15 @@ def test_quick_run_end_to_end(tmp_path):
     assert data["threads"]["fftw_threads"] == 1
     kinds = {cell["kind"] for cell in data["cells"]}
     assert kinds == {"stages", "layout", "memory", "kernel", "boundary"}
+    assert data["quiet"] == (data["load_median"] <= data["quiet_limit"])
     for cell in data["cells"]:
         assert len(cell["load_before"]) == 3
+        assert cell["waited_s"] == 0 and isinstance(cell["quiet"], bool)
+        if cell["kind"] == "stages":  # the published codes beside the library's paths
+            assert {"paper-lfa", "three-liner"} <= set(cell["samples"])
+        if cell["kind"] == "layout":
+            assert list(cell["samples"]) == list(claims.LAYOUTS)
+            assert not cell["contiguous"]["fft-view"] and cell["contiguous"]["fft"]
         if cell["kind"] in ("stages", "kernel"):
             for samples in cell["samples"].values():
                 assert len(samples["total"]) == cell["repeats"] == 3
@@ -189,3 +197,24 @@ def test_quick_run_end_to_end(tmp_path):
             assert all(len(v) == 3 for v in cell["library_samples"].values())
         if cell["kind"] == "memory":
             assert set(cell["samples"]) == {"lfa", "fft", "fftw"}
+
+
+def test_the_study_waits_for_a_quiet_machine_and_marks_a_loud_run():
+    claims = _load_script()
+    limit = claims.quiet_limit()
+    loads = iter([limit + 3, limit + 1, limit - 0.5, limit - 0.5])
+    slept = []
+    waited = claims.wait_for_quiet(100, lambda msg: None, poll=10, load=lambda: next(loads),
+                                   sleep=slept.append)
+    assert waited == 20 and slept == [10, 10]
+    # never past the longest wait
+    slept.clear()
+    assert claims.wait_for_quiet(25, lambda msg: None, poll=10, load=lambda: limit + 1,
+                                 sleep=slept.append) == 25
+    assert slept == [10, 10, 5]
+    loud = [{"load_before": [limit + 1, 0, 0], "load_after": [limit + 2, 0, 0]}] * 3
+    summary = claims.quiet_summary(loud)
+    assert summary["quiet"] is False and summary["load_median"] == limit + 1.5
+    calm = [{"load_before": [0.5, 0, 0], "load_after": [1.0, 0, 0]}]
+    assert claims.quiet_summary(calm)["quiet"] is True
+    assert claims.quiet_summary([])["quiet"] is None
