@@ -135,13 +135,15 @@ def _run_fast(layer: Conv, top_k: int | None, options: dict[str, Any]) -> np.nda
 def _run_explicit(layer: Conv, top_k: int | None, options: dict[str, Any]) -> np.ndarray:
     from .budget import matrix_free
     from .explicit import assemble, dense_singular_values, sparse_top_k
-    from .extremes import block_maxiter, layer_top_values
+    from .extremes import block_maxiter, layer_top_values, sparse_top_one
 
     if top_k is not None and matrix_free(layer):
         return layer_top_values(layer, top_k)
     operator = assemble(layer)
     if top_k is None:
         return dense_singular_values(operator, memory_budget=options.get("memory_budget"))
+    if top_k == 1 and min(operator.shape) > 1:  # one value: no multiplicity to miss
+        return sparse_top_one(operator, layer)
     return sparse_top_k(
         operator, top_k, maxiter=block_maxiter(layer), what=layer.describe()
     )
@@ -171,7 +173,7 @@ register(
 register(
     Method(
         "explicit",
-        "the sparse unrolled matrix: dense LAPACK SVD, or block Lanczos (sparse or matrix-free)",
+        "the sparse unrolled matrix: dense LAPACK SVD, or Lanczos for top_k (sparse, matrix-free)",
         _run_explicit,
         boundaries=("periodic", "zero"),
         advice="Ask for top_k=k largest values (sparse Lanczos), use a smaller input size, "

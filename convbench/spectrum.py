@@ -47,7 +47,8 @@ def singular_values(
         Lanczos (:mod:`convbench.krylov`, every copy of a repeated value) when ``top_k``
         is given; above ``budget.MATRIX_FREE_NNZ`` nonzeros ``top_k`` runs on the
         matrix-free operator of :mod:`convbench.operators` (e.g. 256 x 256 with 64
-        channels; ``top_k=1`` by single-vector Golub-Kahan-Lanczos).
+        channels). ``top_k=1`` runs single-vector Golub-Kahan-Lanczos on either, stopped
+        by its residual: one value has no copy to miss.
         ``fast``: the same periodic spectrum built for speed (half the frequency plane,
         closed forms and compiled kernels, a thread pool); see :mod:`convbench.fast`.
         The methods are declared in :mod:`convbench.registry`.

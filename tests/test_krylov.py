@@ -169,3 +169,23 @@ def test_rank_deficient_values_are_certified_on_a_itself():
     top = krylov.block_top_values(a, 5, rtol=1e-12)
     assert np.all(top.certified)
     np.testing.assert_allclose(top.values, exact[:5], rtol=0, atol=1e-12 * exact[0])
+
+
+@pytest.mark.parametrize("case", REPEATS, ids=[c[0] for c in REPEATS])
+def test_top_one_on_the_sparse_route_is_the_largest_value(case):
+    """top_k=1 below the matrix-free threshold: one Golub-Kahan vector, no copy to miss."""
+    _name, w, shape, opts, _copies = case
+    exact = _dense(w, shape, **opts)
+    layer = cb.as_layer(w, shape, boundary="zero", **opts)
+    got = extremes.sparse_top_one(explicit.assemble(layer), layer)
+    np.testing.assert_allclose(got, exact[:1], rtol=1e-12)
+    assert np.array_equal(
+        got, cb.singular_values(w, shape, method="explicit", boundary="zero", top_k=1, **opts)
+    )
+
+
+def test_top_one_on_the_sparse_route_warns_when_it_stops_short():
+    w = np.random.default_rng(3).standard_normal((4, 4, 3, 3))
+    layer = cb.as_layer(w, (16, 16), boundary="zero")
+    with pytest.warns(krylov.ConvergenceWarning, match="maxiter=12"):
+        extremes.sparse_top_one(explicit.assemble(layer), layer, maxiter=12)
