@@ -17,7 +17,9 @@ The public face re-exports focused modules:
 - :mod:`convbench.fast`: the ``fast`` path; :mod:`convbench.stream`: :func:`summarize`.
 - :mod:`convbench.operators`: matrix-free operators, extreme singular values;
   :mod:`convbench.bounds`: a certified bound on ``sigma_max``;
-  :mod:`convbench.boundary`: approximate zero-padding spectra (:func:`approximate`).
+  :mod:`convbench.boundary`: approximate zero-padding spectra (:func:`approximate`);
+  :mod:`convbench.estimates`: the field's bounds and estimates of ``sigma_max`` against
+  the exact value (:func:`sigma_max_estimates`).
 - :mod:`convbench.models`: :func:`model_spectra`, every convolution of an ONNX model or
   a PyTorch module; :func:`sweep`, several models as one table.
 - :mod:`convbench.distributed`: ``client=`` of :func:`summarize`, :func:`model_spectra`
@@ -29,6 +31,7 @@ from .bounds import NormBound, spectral_norm_bound
 from .budget import BudgetError, feasibility, memory_budget
 from .clip import ClipReport, clip
 from .embedding import SizeBound, size_bound
+from .estimates import ESTIMATE_COLUMNS, ESTIMATE_METHODS, sigma_max_estimates
 from .explicit import unrolled
 from .extremes import smallest_singular_values
 from .krylov import ConvergenceWarning
@@ -43,6 +46,8 @@ from .weights import he_normal, pytorch_default
 __version__ = "0.1.0"
 
 __all__ = [
+    "ESTIMATE_COLUMNS",
+    "ESTIMATE_METHODS",
     "METHODS",
     "BlockFactors",
     "BudgetError",
@@ -67,6 +72,7 @@ __all__ = [
     "memory_budget",
     "model_spectra",
     "pytorch_default",
+    "sigma_max_estimates",
     "singular_triplets",
     "singular_values",
     "size_bound",

@@ -400,3 +400,26 @@ def test_bound_of_layers_is_certified_and_tight(argv, options, sizes_, big, tmp_
     # tight: the periodic spectrum on a fine grid comes within a few percent of it
     top = cb.singular_values(w, big, method="lfa", top_k=1, **options)[0]
     assert top >= 0.97 * bound
+
+
+def test_estimates_prints_every_method_and_writes_csv_once(tmp_path, capsys):
+    from test_layers import reference_values
+
+    w = cb.pytorch_default(4, 4, 3, seed=5)
+    np.save(tmp_path / "w.npy", w)
+    out = tmp_path / "rows.csv"
+    args = [tmp_path / "w.npy", "--n", "10", "--stride", "2", "--csv", out]
+    code, text, _ = run(["estimates", *args], capsys)
+    assert code == 0
+    for method in cb.ESTIMATE_METHODS:
+        assert f"\n{method} " in text
+    exact = reference_values(w, (10, 10), stride=2)[0]  # PyTorch's dense operator
+    rows = __import__("pandas").read_csv(out)
+    got = rows.set_index("method")["value"]
+    np.testing.assert_allclose(got["exact"], exact, rtol=1e-9)
+    bounds = rows[rows["kind"] == "upper bound"]
+    assert (bounds["value"] >= exact).all()
+    code, _, err = run(["estimates", *args], capsys)  # the CSV is never overwritten
+    assert code != 0 and "--force" in err
+    code, _, err = run(["estimates", "--n", "8", "--methods", "gram", "exact"], capsys)
+    assert code == 2 and "known: exact" in err

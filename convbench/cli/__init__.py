@@ -1,9 +1,9 @@
-"""Command line: ``convbench spectrum | summarize | bound | init | model`` (also
-``python -m convbench``).
+"""Command line: ``convbench spectrum | summarize | bound | estimates | init | model``
+(also ``python -m convbench``).
 
 One module per subcommand (:mod:`convbench.cli.spectrum`, ``summarize``, ``bound``,
-``init``, ``model``: each its parser and its ``run``), and :mod:`convbench.cli.common`
-for what they share.
+``estimates``, ``init``, ``model``: each its parser and its ``run``), and
+:mod:`convbench.cli.common` for what they share.
 
 Every layer PyTorch's ``conv1d/2d/3d`` and ``conv_transpose1d/2d/3d`` compute can be
 named on the command line: ``--stride``, ``--dilation``, ``--groups``, ``--padding``,
@@ -39,6 +39,11 @@ A certified upper bound on the spectral norm, valid for every input size and bot
 boundaries::
 
     convbench bound weights.npy --stride 2
+
+The field's published bounds and estimates of sigma_max against the exact value, one
+row per method::
+
+    convbench estimates weights.npy --n 32 --stride 2
 """
 
 from __future__ import annotations
@@ -49,7 +54,7 @@ from collections.abc import Sequence
 
 from .. import __version__
 from ..budget import BudgetError
-from . import bound, init, model, spectrum, summarize
+from . import bound, estimates, init, model, spectrum, summarize
 from .common import INITS, CommandError, padding, random_weight, sizes
 
 __all__ = ["COMMANDS", "INITS", "CommandError", "build_parser", "main", "padding",
@@ -57,8 +62,8 @@ __all__ = ["COMMANDS", "INITS", "CommandError", "build_parser", "main", "padding
 
 #: The subcommands, in the order ``--help`` lists them: each module's ``HELP``,
 #: ``DESCRIPTION``, ``add_arguments`` and ``run``.
-COMMANDS = {"spectrum": spectrum, "summarize": summarize, "bound": bound, "init": init,
-            "model": model}
+COMMANDS = {"spectrum": spectrum, "summarize": summarize, "bound": bound,
+            "estimates": estimates, "init": init, "model": model}
 
 
 def build_parser() -> argparse.ArgumentParser:
