@@ -30,6 +30,7 @@ FIGURES = {
         "boundary_models_vs_n",
         "boundary_sigma_max_bound",
     ],
+    "estimates": ["estimates_leaderboard"],
     "models": ["models_sigma_max"],
     "claims": [
         "claims_c1_speedup",
