@@ -73,7 +73,7 @@ from .operators import operator_of
 from .spectrum import singular_values
 from .symbols import symbol_points
 
-__all__ = ["ESTIMATE_COLUMNS", "ESTIMATE_METHODS", "sigma_max_estimates"]
+__all__ = ["ESTIMATE_COLUMNS", "ESTIMATE_METHODS", "estimate_methods", "sigma_max_estimates"]
 
 #: The columns of :func:`sigma_max_estimates`' table, in order.
 ESTIMATE_COLUMNS = (
@@ -417,7 +417,14 @@ def _count(value: Any, name: str, minimum: int, maximum: int | None = None) -> i
     return int(value)
 
 
-def _methods(methods: Sequence[str] | None) -> tuple[str, ...]:
+def estimate_methods(methods: Sequence[str] | None) -> tuple[str, ...]:
+    """The names of ``methods`` (default: all) in the order of :data:`ESTIMATE_METHODS`.
+
+    Raises
+    ------
+    ValueError
+        An unknown name, with the list of known ones.
+    """
     if methods is None:
         return ESTIMATE_METHODS
     if isinstance(methods, str):
@@ -497,7 +504,7 @@ def sigma_max_estimates(
     >>> table.kind.tolist()
     ['exact', 'upper bound', 'estimate']
     """
-    chosen = _methods(methods)
+    chosen = estimate_methods(methods)
     opts = {
         "power_iterations": _count(power_iterations, "power_iterations", 1),
         "gram_iterations": _count(gram_iterations, "gram_iterations", 0, 60),

@@ -523,3 +523,67 @@ def test_a_pool_of_layers_raises_the_first_failing_layer_in_order(monkeypatch):
     for threads in (1, 2, 4):
         with pytest.raises(ValueError, match=r"^conv1 failed$"):
             compute.layer_records(specs, threads=threads)
+
+
+# -- the field's estimates beside the exact values -------------------------------------
+
+
+def test_estimates_add_one_column_per_method_and_their_products(tmp_path):
+    torch.manual_seed(1)
+    net = torch.nn.Sequential(torch.nn.Conv2d(2, 4, 3, padding=1), torch.nn.ReLU(),
+                              torch.nn.Conv2d(4, 3, 3, stride=2, padding=1)).double()
+    methods = ["singla", "gram_zero", "power", "reshaped"]
+    report = cb.model_spectra(net, (1, 2, 8, 8), estimates=methods)
+    methods = [m for m in cb.ESTIMATE_METHODS if m in methods]  # the registry's order
+    assert methods == ["gram_zero", "singla", "power", "reshaped"]
+    frame = report.to_pandas()
+    assert list(frame.columns) == [*cb.models.COLUMNS, *(f"estimate_{m}" for m in methods)]
+    mods = [net[0], net[2]]
+    for rec, mod in zip(report.layers, mods, strict=True):
+        exact = _top(_module_matrix(mod, rec.input_size))  # PyTorch's own operator
+        assert rec.sigma_max == pytest.approx(exact, rel=RTOL)
+        assert rec.estimates["singla"] >= exact * (1 - 1e-12)  # certified bounds
+        assert rec.estimates["gram_zero"] >= exact * (1 - 1e-12)
+        assert rec.estimates["power"] <= exact * (1 + 1e-12)  # from below
+        reshaped = np.linalg.norm(mod.weight.detach().double().reshape(
+            mod.weight.shape[0], -1).numpy(), 2)
+        assert rec.estimates["reshaped"] == pytest.approx(reshaped, rel=1e-12)
+    products = report.estimate_products()
+    values = np.array([[r.estimates[m] for m in methods] for r in report.layers])
+    expected = values.prod(axis=0) / np.prod([r.sigma_max for r in report.layers])
+    assert [products[m] for m in methods] == pytest.approx(list(expected), rel=1e-12)
+    data = report.to_dict()
+    assert data["estimate_methods"] == methods
+    assert data["layers"][1]["estimate_singla"] == pytest.approx(values[1, 1])
+    assert report.to_csv(tmp_path / "t.csv").read_text().splitlines()[0].endswith(
+        "estimate_power,estimate_reshaped")
+
+
+def test_estimates_refuse_unknown_methods_and_exact_before_reading_the_model(tmp_path):
+    missing = tmp_path / "none.onnx"
+    with pytest.raises(ValueError, match="known: exact"):
+        cb.model_spectra(missing, (1, 2, 8, 8), estimates=["gram"])
+    with pytest.raises(ValueError, match="sigma_max column"):
+        cb.model_spectra(missing, (1, 2, 8, 8), estimates=["exact"])
+    report = cb.model_spectra(torch.nn.Conv2d(2, 2, 3), (1, 2, 6, 6))
+    assert report.estimate_methods == () and report.estimate_products() == {}
+    assert list(report.to_pandas().columns) == list(cb.models.COLUMNS)
+
+
+def test_command_line_estimates_columns(tmp_path, capsys):
+    from convbench.cli import main
+    from convbench.cli.model import DEFAULT_ESTIMATES
+
+    model, _ = _single("Conv", (4, 2, 3, 3), 2, (8, 8), pads=[1, 1, 1, 1])
+    path = tmp_path / "net.onnx"
+    path.write_bytes(model.SerializeToString())
+    assert main(["model", str(path), "--input", "1x2x8x8", "--estimates"]) == 0
+    out = capsys.readouterr().out
+    header = out.splitlines()[0].split()
+    assert header[-len(DEFAULT_ESTIMATES) - 1:-1] == list(DEFAULT_ESTIMATES)
+    assert "spectral_norm_bound" not in header and header[-1] == "seconds"
+    (rec,) = cb.model_spectra(model, (1, 2, 8, 8), estimates=["singla"]).layers
+    assert f"{rec.estimates['singla']:.7g}" in out.splitlines()[1]
+    assert "estimates  product of layer values / product of sigma_max: periodic" in out
+    assert main(["model", str(path), "--input", "1x2x8x8", "--estimates", "nope"]) == 2
+    assert "known: exact" in capsys.readouterr().err

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..estimates import ESTIMATE_METHODS
 from .common import CommandError, cluster, input_shape
 
 __all__ = ["DESCRIPTION", "HELP", "add_arguments", "run"]
@@ -40,7 +41,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="progress bar on stderr (auto: models of 10 or more convolutions)")
     parser.add_argument("--scheduler", metavar="ADDRESS",
                         help="compute the layers on the dask cluster of this scheduler")
+    parser.add_argument("--estimates", nargs="*", metavar="METHOD",
+                        help="add a column per sigma_max bound or estimate of the field "
+                        f"(default: {' '.join(DEFAULT_ESTIMATES)}; any of "
+                        "convbench.ESTIMATE_METHODS but exact), and their products")
 
+
+#: The columns of a bare ``--estimates``: every method but the exact value (the
+#: ``sigma_max`` column) and ``spectral_norm_bound`` (minutes per wide layer; ask for it
+#: by name).
+DEFAULT_ESTIMATES = tuple(m for m in ESTIMATE_METHODS
+                          if m not in ("exact", "spectral_norm_bound"))
 
 #: Pickle-based formats that ``convbench model`` refuses without reading them.
 PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".bin")
@@ -60,6 +71,9 @@ def run(args: argparse.Namespace) -> int:
     for out in (args.csv, args.json):
         if out is not None and out.exists() and not args.force:
             raise FileExistsError(f"{out} exists; pass --force to overwrite it")
+    estimates = args.estimates
+    if estimates is not None and not estimates:
+        estimates = DEFAULT_ESTIMATES
     bar: Any = None
     show = {"auto": None, "yes": True, "no": False}[args.progress]
 
@@ -76,7 +90,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         with cluster(args) as client:
             report = model_spectra(args.model, args.input, boundary=args.boundary,
-                                   threads=args.threads, progress=progress, client=client)
+                                   threads=args.threads, progress=progress, client=client,
+                                   estimates=estimates)
     finally:
         if bar is not None:
             bar.close()

@@ -8,13 +8,17 @@ layer's numbers (:mod:`.compute`) and returns a :class:`.report.ModelReport`;
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from ..blas import check_threads
+from ..blas import blas_threads, check_threads, default_threads
+from ..estimates import estimate_methods, sigma_max_estimates
+from ..layer import as_layer
 from .compute import layer_records
 from .onnx_graph import onnx_layers
 from .report import COLUMNS, LayerRecord, ModelReport
+from .spec import LayerSpec
 from .sweep import SweepReport, sweep
 from .torch_module import is_module, torch_layers
 
@@ -48,6 +52,7 @@ def model_spectra(
     fold_batchnorm: bool = False,
     progress: Callable[[int, int, str], None] | None = None,
     client: Any = None,
+    estimates: Sequence[str] | None = None,
 ) -> ModelReport:
     """Exact per-layer spectra of every convolution of a model, in graph order.
 
@@ -81,6 +86,13 @@ def model_spectra(
         order, the same numbers as without a client. Each task runs the ``fast``
         path on ``threads`` threads (default 1: the workers' threads are the
         parallelism).
+    estimates : sequence of str, optional
+        Names of :data:`convbench.ESTIMATE_METHODS` (all but ``"exact"``, which is
+        ``sigma_max``) to compute for every layer with
+        :func:`convbench.sigma_max_estimates`, under the report's boundary: one
+        ``estimate_<method>`` column each, and the products in
+        ``report.estimate_products()``. Computed here, one layer after another, after
+        the spectra (``progress`` counts them as a second pass).
 
     Returns
     -------
@@ -96,7 +108,7 @@ def model_spectra(
         A missing model file.
     ValueError
         A file that is not an ONNX model, an input shape of the wrong rank or too
-        small for the model.
+        small for the model, an unknown estimate method (before the model is read).
     TypeError
         A model of another type.
     """
@@ -106,11 +118,44 @@ def model_spectra(
         raise TypeError(f"fold_batchnorm must be True or False; got {fold_batchnorm!r}")
     if threads is not None:
         check_threads(threads)  # before the model is read
+    methods = _estimate_methods(estimates)
     shape = _input_shape(input_shape)
     specs, reason, source = _read(model, shape, fold_batchnorm)
+    passes = 2 if methods else 1
+    counted = None if progress is None else (
+        lambda done, total, name: progress(done, passes * total, name))
     records = layer_records(specs, boundary=boundary, spectra=spectra, threads=threads,
-                            progress=progress, client=client)
-    return _report(records, boundary, shape, reason, source)
+                            progress=counted, client=client)
+    if methods:
+        with blas_threads(default_threads() if threads is None else threads):
+            for i, (spec, record) in enumerate(zip(specs, records, strict=True)):
+                record.estimates = _layer_estimates(spec, record, boundary, methods)
+                if progress is not None:
+                    progress(len(specs) + i + 1, 2 * len(specs), spec.name)
+    return _report(records, boundary, shape, reason, source, methods)
+
+
+def _estimate_methods(estimates: Sequence[str] | None) -> tuple[str, ...]:
+    """The estimate methods asked for, checked, without ``"exact"``."""
+    if estimates is None:
+        return ()
+    if isinstance(estimates, str):
+        estimates = (estimates,)
+    if "exact" in estimates:
+        raise ValueError("'exact' is the report's sigma_max column; estimates takes the "
+                         "other methods of convbench.ESTIMATE_METHODS")
+    return estimate_methods(list(estimates))
+
+
+def _layer_estimates(spec: LayerSpec, record: LayerRecord, boundary: str,
+                     methods: tuple[str, ...]) -> dict[str, float]:
+    """Each method's value on one layer (NaN on a layer without numbers)."""
+    if (record.reason or spec.weight is None or spec.input_size is None
+            or not math.isfinite(record.sigma_max)):
+        return dict.fromkeys(methods, math.nan)
+    layer = as_layer(spec.weight, spec.input_size, boundary=boundary, **spec.options)
+    frame = sigma_max_estimates(layer, methods=methods)
+    return {m: float(v) for m, v in zip(frame["method"], frame["value"], strict=True)}
 
 
 def _read(model: Any, shape: tuple[int, ...], fold_batchnorm: bool) -> tuple[list, str, str]:
@@ -125,7 +170,8 @@ def _read(model: Any, shape: tuple[int, ...], fold_batchnorm: bool) -> tuple[lis
 
 
 def _report(
-    records: list[LayerRecord], boundary: str, shape: tuple[int, ...], reason: str, source: str
+    records: list[LayerRecord], boundary: str, shape: tuple[int, ...], reason: str,
+    source: str, methods: tuple[str, ...] = (),
 ) -> ModelReport:
     return ModelReport(
         layers=records,
@@ -134,4 +180,5 @@ def _report(
         chain=not reason and bool(records),
         chain_reason=reason if records else "the model has no convolution",
         source=source,
+        estimate_methods=methods,
     )

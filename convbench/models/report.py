@@ -31,6 +31,9 @@ class LayerRecord:
     (:func:`convbench.size_bound`; ``spectral_norm_bound`` holds for every size). The
     periodic numbers come from the exact periodic spectrum and are NaN where the stride
     does not divide the input size. ``reason`` says why a layer has no numbers.
+    ``estimates`` holds the values of the field's bounds and estimates asked for
+    (:func:`convbench.sigma_max_estimates`; method name to value, NaN where a method
+    does not apply).
     """
 
     name: str
@@ -52,6 +55,7 @@ class LayerRecord:
     reason: str = ""
     notes: list[str] = field(default_factory=list)
     spectrum: np.ndarray | None = field(default=None, repr=False)
+    estimates: dict[str, float] = field(default_factory=dict)
 
     @classmethod
     def from_spec(cls, spec: LayerSpec) -> LayerRecord:
@@ -63,9 +67,13 @@ class LayerRecord:
             output_size=spec.output_size, reason=spec.reason, notes=list(spec.notes),
         )
 
-    def row(self) -> dict[str, Any]:
-        """The record as a flat dict over :data:`COLUMNS` (tuples kept as tuples)."""
-        return {c: getattr(self, c) for c in COLUMNS}
+    def row(self, estimates: tuple[str, ...] = ()) -> dict[str, Any]:
+        """The record as a flat dict over :data:`COLUMNS` (tuples kept as tuples), then
+        one ``estimate_<method>`` column per name of ``estimates``."""
+        row = {c: getattr(self, c) for c in COLUMNS}
+        for method in estimates:
+            row[f"estimate_{method}"] = float(self.estimates.get(method, math.nan))
+        return row
 
 
 def _plain(value: Any) -> Any:
@@ -110,11 +118,9 @@ class TableWriter:
         raise NotImplementedError
 
     def to_pandas(self) -> Any:
-        """The table as a :class:`pandas.DataFrame` (pandas is an optional extra)."""
-        try:
-            import pandas as pd
-        except ImportError as exc:  # pragma: no cover - depends on the environment
-            raise ImportError("to_pandas needs pandas: pip install pandas") from exc
+        """The table as a :class:`pandas.DataFrame`."""
+        import pandas as pd
+
         return pd.DataFrame(self.rows(), columns=list(self.table_columns))
 
     def to_csv(self, path: Any, *, force: bool = False) -> Path:
@@ -152,6 +158,9 @@ class ModelReport(TableWriter):
         Why it is not (empty when it is).
     source : str
         ``"onnx"`` or ``"torch"``.
+    estimate_methods : tuple of str
+        The bounds and estimates computed for every layer (``model_spectra(...,
+        estimates=...)``): one ``estimate_<method>`` column each, after :data:`COLUMNS`.
     """
 
     layers: list[LayerRecord]
@@ -160,7 +169,26 @@ class ModelReport(TableWriter):
     chain: bool
     chain_reason: str
     source: str
-    table_columns = COLUMNS
+    estimate_methods: tuple[str, ...] = ()
+
+    @property
+    def table_columns(self) -> tuple[str, ...]:  # type: ignore[override]
+        """:data:`COLUMNS`, then one ``estimate_<method>`` per estimate method."""
+        return COLUMNS + tuple(f"estimate_{m}" for m in self.estimate_methods)
+
+    def estimate_products(self) -> dict[str, float]:
+        """Per estimate method, the product of its layer values over the product of the
+        layers' ``sigma_max`` (NaN where a layer has no value for it). A product of layer
+        values: it bounds the network only where the model is a plain chain."""
+        out = {}
+        exact = [r.sigma_max for r in self.layers]
+        for method in self.estimate_methods:
+            values = [r.estimates.get(method, math.nan) for r in self.layers]
+            both = np.array([values, exact], dtype=float)
+            ok = self.layers and np.isfinite(both).all() and (both > 0).all()
+            out[method] = (float(np.exp(np.log(both[0]).sum() - np.log(both[1]).sum()))
+                           if ok else math.nan)
+        return out
 
     @property
     def lipschitz_bound(self) -> float | None:
@@ -185,8 +213,8 @@ class ModelReport(TableWriter):
         return float(np.prod(values))
 
     def rows(self) -> list[dict[str, Any]]:
-        """Every record as a dict over :data:`COLUMNS`."""
-        return [r.row() for r in self.layers]
+        """Every record as a dict over :attr:`table_columns`."""
+        return [r.row(self.estimate_methods) for r in self.layers]
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: the layers, the boundary, the input shape and the network view."""
@@ -198,6 +226,8 @@ class ModelReport(TableWriter):
             "chain_reason": self.chain_reason,
             "lipschitz_bound": self.lipschitz_bound,
             "lipschitz_certified": self.lipschitz_certified,
+            "estimate_methods": list(self.estimate_methods),
+            "estimate_products": {m: _plain(v) for m, v in self.estimate_products().items()},
             "layers": [{c: _plain(v) for c, v in row.items()} for row in self.rows()],
         }
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .report import LayerRecord, ModelReport
+from .report import ModelReport
 
 #: (header, how a record's cell is written)
 _COLUMNS: tuple[tuple[str, Any], ...] = (
@@ -36,20 +36,27 @@ def _num(value: float, digits: int = 10) -> str:
     return f"{value:.{digits}g}"
 
 
-def _rows(records: list[LayerRecord]) -> list[list[str]]:
-    return [[cell(r) for _, cell in _COLUMNS] for r in records]
+def _columns(report: ModelReport) -> tuple[tuple[str, Any], ...]:
+    """The printed columns: :data:`_COLUMNS`, then one per estimate method."""
+    extra = tuple(
+        (method, lambda r, m=method: _num(r.estimates.get(m, math.nan), 7))
+        for method in report.estimate_methods
+    )
+    return _COLUMNS[:-1] + extra + _COLUMNS[-1:]
 
 
 def format_table(report: ModelReport) -> str:
     """The aligned per-layer table, one line per layer, then the layers' reasons and the
-    network view."""
-    header = [h for h, _ in _COLUMNS]
-    rows = _rows(report.layers)
+    network view (with the estimates' products over the exact one, when asked for)."""
+    columns = _columns(report)
+    header = [h for h, _ in columns]
+    numeric = _NUMERIC | set(report.estimate_methods)
+    rows = [[cell(r) for _, cell in columns] for r in report.layers]
     widths = [max(len(c) for c in col) for col in zip(header, *rows, strict=True)]
 
     def line(cells: list[str]) -> str:
         parts = [
-            c.rjust(w) if h in _NUMERIC else c.ljust(w)
+            c.rjust(w) if h in numeric else c.ljust(w)
             for h, c, w in zip(header, cells, widths, strict=True)
         ]
         return "  ".join(parts).rstrip()
@@ -71,4 +78,8 @@ def format_table(report: ModelReport) -> str:
         )
     else:
         out.append(f"network    no product bound: {report.chain_reason or 'a layer has no value'}")
+    products = report.estimate_products()
+    if products:
+        ratios = ", ".join(f"{m} {_num(v, 4)}" for m, v in products.items())
+        out.append(f"estimates  product of layer values / product of sigma_max: {ratios}")
     return "\n".join(out)
