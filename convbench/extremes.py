@@ -50,6 +50,7 @@ __all__ = [
     "ConvergenceWarning",
     "block_maxiter",
     "golub_kahan_top",
+    "layer_top_certified",
     "layer_top_values",
     "smallest_singular_values",
     "sparse_top_one",
@@ -313,13 +314,15 @@ def golub_kahan_top(
     Returns
     -------
     tuple
-        ``(sigma_max estimate, number of steps)``.
+        ``(sigma_max estimate, number of steps, residual)``: some singular value lies
+        within ``residual`` (absolute) of the estimate, and in exact arithmetic the
+        estimate is at most ``sigma_max``.
     """
     v = v0 / np.linalg.norm(v0)
     u = op.matvec(v)
     alpha = float(np.linalg.norm(u))
     if alpha == 0.0:
-        return 0.0, 0
+        return 0.0, 0, 0.0
     u /= alpha
     alphas, betas = [alpha], []
     previous, rho = 0.0, math.inf
@@ -327,12 +330,13 @@ def golub_kahan_top(
         r = op.rmatvec(u) - alpha * v
         beta = float(np.linalg.norm(r))
         if beta <= 1e-14 * alphas[0]:  # invariant subspace: the estimate is exact
-            break
+            estimate, last = _top_ritz(alphas, betas)
+            return estimate, len(betas), beta * last
         if step % window == 0:
             estimate, last = _top_ritz(alphas, betas)
             rho = beta * last
             if rho <= rtol * estimate / 4 and abs(estimate - previous) <= rtol * estimate:
-                return estimate, step
+                return estimate, step, rho
             previous = estimate
         v = r / beta
         s = op.matvec(v) - beta * u
@@ -340,7 +344,8 @@ def golub_kahan_top(
         betas.append(beta)
         alphas.append(alpha)
         if alpha <= 1e-14 * alphas[0]:
-            break
+            # invariant subspace from the other side: A V = U B up to s, ||s|| = alpha
+            return _top_ritz(alphas, betas)[0], len(betas), alpha
         u = s / alpha
     else:
         estimate = _top_ritz(alphas, betas)[0]
@@ -351,8 +356,34 @@ def golub_kahan_top(
             ConvergenceWarning,
             stacklevel=2,
         )
-        return estimate, len(betas)
-    return _top_ritz(alphas, betas)[0], len(betas)
+        return estimate, len(betas), rho
+    raise AssertionError("unreachable: the loop returns or runs out")  # pragma: no cover
+
+
+def layer_top_certified(
+    layer: Conv,
+    *,
+    rtol: float = 1e-9,
+    maxiter: int | None = None,
+    theta: tuple[float, ...] | None = None,
+) -> tuple[float, float]:
+    """The largest singular value of a validated layer and its residual certificate.
+
+    :func:`golub_kahan_top` on the layer's matrix-free operator from the smooth start
+    at the symbol's maximiser (``theta`` when known, as in :func:`layer_top_values`).
+
+    Returns
+    -------
+    tuple of float
+        ``(value, relative residual)``: a singular value of the layer lies within
+        ``relative residual * value`` of ``value`` (the Ritz pair's residual), and in
+        exact arithmetic ``value <= sigma_max``.
+    """
+    op = operator_of(layer)
+    _check_k(1, op)
+    v0 = _smooth_start(layer, theta)
+    value, _, residual = golub_kahan_top(op, v0, rtol=rtol, maxiter=_maxiter(layer, maxiter))
+    return value, (residual / value if value > 0 else 0.0)
 
 
 def _top_ritz(alphas: list[float], betas: list[float]) -> tuple[float, float]:

@@ -136,7 +136,15 @@ def _run_explicit(layer: Conv, top_k: int | None, options: dict[str, Any]) -> np
     from .budget import matrix_free
     from .explicit import assemble, dense_singular_values, sparse_top_k
     from .extremes import block_maxiter, layer_top_values, sparse_top_one
+    from .lattice import merge, sublattices
 
+    parts = sublattices(layer)
+    if parts is not None:  # dilated: independent layers on sub-lattices, each solved once
+        found = []
+        for sub, count in parts:
+            k = None if top_k is None or top_k >= sub.n_values else top_k
+            found.append((_run_explicit(sub, k, options), count))
+        return merge(found, layer.n_values, top_k)
     if top_k is not None and matrix_free(layer):
         return layer_top_values(layer, top_k)
     operator = assemble(layer)

@@ -174,6 +174,9 @@ def test_onnx_large_layer_lanczos_against_arpack_on_torch():
     (rec,) = cb.model_spectra(model, shape).layers
     ref = _arpack_top(weight, shape, stride=2, padding=1)
     assert rec.sigma_max == pytest.approx(ref, rel=RTOL)
+    # Lanczos: its certificate is the Ritz pair's residual, and it holds
+    assert 0 < rec.certificate <= 1e-10 / 4
+    assert abs(rec.sigma_max - ref) <= (rec.certificate + 1e-13) * ref
 
 
 def test_onnx_large_depthwise_layer_against_arpack_on_torch():
@@ -187,6 +190,8 @@ def test_onnx_large_depthwise_layer_against_arpack_on_torch():
     (rec,) = cb.model_spectra(model, shape).layers
     ref = _arpack_top(weight, shape, padding=1, groups=16)
     assert rec.sigma_max == pytest.approx(ref, rel=RTOL)
+    assert 0 < rec.certificate <= 1e-10 / 4
+    assert abs(rec.sigma_max - ref) <= (rec.certificate + 1e-13) * ref
 
 
 # -- PyTorch ---------------------------------------------------------------------------
@@ -227,8 +232,14 @@ def test_torch_module_layers_against_the_modules_themselves():
     mods = [net.stem, net.dw, net.block[0], net.block[1], net.up]
     for rec, mod, size in zip(report.layers, mods, sizes, strict=True):
         assert rec.input_size == size, rec.name
-        assert rec.sigma_max == pytest.approx(_top(_module_matrix(mod, size)), rel=RTOL)
+        ref = _top(_module_matrix(mod, size))
+        assert rec.sigma_max == pytest.approx(ref, rel=RTOL)
         assert rec.bound >= rec.sigma_max * (1 - 1e-12)
+        # small layers take the dense SVD: the certificate is its rounding level
+        rows = np.prod(rec.output_size) * mod.out_channels
+        cols = np.prod(size) * mod.in_channels
+        assert rec.certificate == pytest.approx(max(rows, cols) * np.finfo(float).eps)
+        assert abs(rec.sigma_max - ref) <= rec.certificate * ref
     assert report.layers[-1].output_size == (10, 10)
     assert report.chain, report.chain_reason
     prod = np.prod([r.sigma_max for r in report.layers])
@@ -380,6 +391,8 @@ def test_command_line_table_files_and_refusals(tmp_path, capsys):
     (rec,) = cb.model_spectra(model, (1, 2, 8, 8)).layers
     assert row.split()[:7] == ["conv", "Conv", "4x2x3x3", "2x2", "1", "8x8", "4x4"]
     assert f"{rec.sigma_max:.10g}" in row and f"{rec.bound:.10g}" in row
+    assert f"{rec.certificate:.1e}" in row
+    assert f"certified  each sigma_max within {rec.certificate:.1e} (relative)" in out
     assert "network    Lipschitz constant <=" in out
     assert out_csv.exists() and out_json.exists()
     assert main(["model", *argv]) == 2  # never over existing files without --force

@@ -2,9 +2,9 @@
 
 Every value goes through the library's own entry points on the validated layer
 (:func:`convbench.as_layer`): matrix-free Lanczos for the zero-padded ``sigma_max``
-(:func:`convbench.extremes.layer_top_values`), the certified bound at the layer's input
-size (:func:`convbench.embedding.size_bound`), and the ``fast`` path for the periodic
-spectrum.
+(:func:`convbench.extremes.layer_top_certified`, with its residual certificate), the
+certified bound at the layer's input size (:func:`convbench.embedding.size_bound`), and
+the ``fast`` path for the periodic spectrum.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ import numpy as np
 
 from ..blas import blas_threads, check_threads, default_threads
 from ..embedding import size_bound
-from ..extremes import layer_top_values
+from ..extremes import layer_top_certified
+from ..lattice import sublattices
 from ..layer import Conv, as_layer
 from ..spectrum import singular_values
 from .report import LayerRecord
@@ -49,12 +50,14 @@ def _periodic_layer(zero: Conv) -> Conv | str:
         return str(exc)
 
 
-def _exact_top(layer: Conv, theta: tuple[float, ...] | None = None) -> float:
-    """sigma_max of one zero-padded layer: dense SVD when small, Lanczos otherwise
-    (started at the symbol's maximiser ``theta`` when known)."""
+def _exact_top(layer: Conv, theta: tuple[float, ...] | None = None) -> tuple[float, float]:
+    """sigma_max of one zero-padded layer and its certificate (relative): dense SVD when
+    small (its rounding level, ``max(rows, cols) * eps``), Lanczos otherwise (the Ritz
+    pair's relative residual; started at the symbol's maximiser ``theta`` when known)."""
     if layer.rows * layer.cols <= DENSE_ENTRIES:
-        return float(singular_values(layer, method="explicit")[0])
-    return float(layer_top_values(layer, 1, rtol=LANCZOS_RTOL, maxiter=4000, theta=theta)[0])
+        value = float(singular_values(layer, method="explicit")[0])
+        return value, max(layer.rows, layer.cols) * float(np.finfo(np.float64).eps)
+    return layer_top_certified(layer, rtol=LANCZOS_RTOL, maxiter=4000, theta=theta)
 
 
 def _tap_bound(weight: np.ndarray) -> float:
@@ -68,29 +71,51 @@ def _tap_bound(weight: np.ndarray) -> float:
 
 
 def zero_sigma_max(layer: Conv, theta: tuple[float, ...] | None = None) -> float:
-    """The exact ``sigma_max`` of a zero-padded layer.
+    """The exact ``sigma_max`` of a zero-padded layer (:func:`certified_sigma_max`'s
+    value)."""
+    return certified_sigma_max(layer, theta)[0]
 
+
+def certified_sigma_max(
+    layer: Conv, theta: tuple[float, ...] | None = None
+) -> tuple[float, float]:
+    """The exact ``sigma_max`` of a zero-padded layer and its certificate.
+
+    A dilated layer of stride 1 is the direct sum of layers on sub-lattices
+    (:func:`convbench.lattice.sublattices`): the largest of theirs.
     A grouped layer is block-diagonal over its groups, so its norm is the largest
     group's. Lanczos on the whole operator converges slowly when several groups share
     nearly the same top value, so each group is taken alone, largest bound first; a
     group whose bound (:func:`_tap_bound`, then the certified symbol bound) is below the
     largest value found cannot hold the maximum and is skipped.
+
+    Returns
+    -------
+    tuple of float
+        ``(value, certificate)``: a singular value of the layer lies within
+        ``certificate * value`` of ``value`` (the Ritz pair's relative residual, or the
+        dense SVD's rounding level ``max(rows, cols) * eps``).
     """
+    parts = sublattices(layer)
+    if parts is not None:  # dilated: the largest of its sub-lattice layers'
+        return max((certified_sigma_max(sub) for sub, _count in parts), key=lambda t: t[0])
     if layer.groups == 1:
         return _exact_top(layer, theta)
     g = layer.groups
     per = layer.weight.shape[0] // g
     weights = [layer.weight[i * per:(i + 1) * per] for i in range(g)]
     order = sorted(range(g), key=lambda i: -_tap_bound(weights[i]))
-    best = 0.0
+    best, certificate = 0.0, 0.0
     for i in order:
         if _tap_bound(weights[i]) <= best:
             break
         group = layer.replace(weight=weights[i], groups=1)
         if best > 0 and size_bound(group).upper <= best:
             continue
-        best = max(best, _exact_top(group))
-    return best
+        value, residual = _exact_top(group)
+        if value > best:
+            best, certificate = value, residual
+    return best, certificate
 
 
 def layer_record(
@@ -136,9 +161,11 @@ def layer_record(
         if spectra:
             record.spectrum = np.asarray(values)
     if boundary == "zero":
-        record.sigma_max = zero_sigma_max(zero, bound.theta)
+        record.sigma_max, record.certificate = certified_sigma_max(zero, bound.theta)
     else:
         record.sigma_max = record.sigma_max_periodic
+        if math.isfinite(record.sigma_max):  # LAPACK's SVD of the symbol's blocks
+            record.certificate = max(zero.block_shape) * float(np.finfo(np.float64).eps)
     record.seconds = time.perf_counter() - start
     return record
 

@@ -16,7 +16,7 @@ from .spec import LayerSpec
 #: The columns of every table, in order.
 COLUMNS = (
     "name", "op", "weight_shape", "stride", "dilation", "groups", "padding",
-    "output_padding", "input_size", "output_size", "sigma_max", "bound",
+    "output_padding", "input_size", "output_size", "sigma_max", "certificate", "bound",
     "sigma_max_periodic", "sigma_min_periodic", "condition_periodic", "seconds", "reason",
 )
 
@@ -27,7 +27,10 @@ class LayerRecord:
 
     ``sigma_max`` is the largest singular value of the operator under the report's
     boundary (``"zero"``: exactly as the layer computes, its own zero padding);
-    ``bound`` a certified upper bound on it at the layer's input size, either boundary
+    ``certificate`` says how exact it is, relative: a singular value of the operator
+    lies within ``certificate * sigma_max`` of it (the Lanczos Ritz pair's residual,
+    or the dense SVD's rounding level, ``max(rows, cols) * eps``); ``bound`` a
+    certified upper bound on it at the layer's input size, either boundary
     (:func:`convbench.size_bound`; ``spectral_norm_bound`` holds for every size). The
     periodic numbers come from the exact periodic spectrum and are NaN where the stride
     does not divide the input size. ``reason`` says why a layer has no numbers.
@@ -47,6 +50,7 @@ class LayerRecord:
     input_size: tuple[int, ...] | None
     output_size: tuple[int, ...] | None
     sigma_max: float = math.nan
+    certificate: float = math.nan
     bound: float = math.nan
     sigma_max_periodic: float = math.nan
     sigma_min_periodic: float = math.nan
