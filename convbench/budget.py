@@ -162,13 +162,11 @@ _DENSE_FLOP_RATE = 8e9  # flop/s of LAPACK gesdd on a large real matrix
 _STREAM_RATE = 1.5e9  # bytes/s for allocation-heavy numpy passes
 _FFT_RATE = 2.5e9  # flop/s of numpy's pocketfft on big batched 2-D transforms
 _SPARSE_NNZ_RATE = 2e7  # nonzeros per second when assembling the sparse operator
-# nonzeros per second and column in the sparse products of a block of columns (measured
-# about 5.6e8 with 6 columns, 32 channels at n = 48; the index reads are shared)
-_BLOCK_NNZ_RATE = 4e8
 
 FOURIER_METHODS = ("lfa", "fft", "fftw")
-#: Nonzeros above which ``method="explicit"`` with ``top_k`` uses the matrix-free operator
-#: of :mod:`convbench.operators` instead of assembling the sparse matrix.
+#: Nonzeros above which ``method="explicit"`` with ``top_k`` stops its Lanczos at
+#: ``rtol=1e-9`` instead of ``1e-12`` (:data:`convbench.registry.EXPLICIT_RTOL`); it
+#: runs on the matrix-free operator of :mod:`convbench.operators` at every size.
 MATRIX_FREE_NNZ = 2**25
 _MATRIX_FREE_FLOP_RATE = 1e10  # flop/s of the per-tap GEMMs (OpenBLAS, 1-2 threads)
 
@@ -179,9 +177,10 @@ def nonzeros(layer: Any) -> int:
 
 
 def matrix_free(layer: Any, *args: int) -> bool:
-    """Whether ``explicit`` + ``top_k`` runs matrix-free (sparse matrix above
-    :data:`MATRIX_FREE_NNZ` nonzeros). ``layer`` is a :class:`~convbench.layer.Conv`, or
-    ``cout, cin, n, m, kh, kw`` of a plain 2-D layer."""
+    """Whether the layer's sparse matrix would have more than :data:`MATRIX_FREE_NNZ`
+    nonzeros (``explicit`` + ``top_k`` then stops at ``rtol=1e-9``). ``layer`` is a
+    :class:`~convbench.layer.Conv`, or ``cout, cin, n, m, kh, kw`` of a plain 2-D
+    layer."""
     return nonzeros(_as_layer(layer, *args)) > MATRIX_FREE_NNZ
 
 
@@ -348,18 +347,18 @@ def estimate(
         seconds = assemble = nnz / _SPARSE_NNZ_RATE
         rows, cols = layer.rows, layer.cols
         values = 3 * 8 * layer.n_values
-        if top_k is None:
+        if top_k is None or top_k >= layer.n_values:
             nbytes = sparse + 8 * rows * cols + values
             small, big = min(rows, cols), max(rows, cols)
             seconds += (4.0 * big * small * small) / _DENSE_FLOP_RATE + 8 * rows * cols / (
                 _STREAM_RATE
             )
-        elif top_k == 1 and nnz > MATRIX_FREE_NNZ:
+        elif top_k == 1:
             # convbench.extremes.golub_kahan_top: per-tap GEMMs, no sparse matrix, four
             # Lanczos vectors, the padded input and output of a matvec, one 32 MiB chunk
             # and the 64 MiB symbol chunk of the start vector's maximiser search
             big = max(rows, cols)
-            nbytes = 8 * 8 * big + 96 * 2**20
+            nbytes = 8 * 8 * big + _matrix_free_chunks(layer)
             # it stops on the top Ritz pair's residual: the top values crowd like 1/n^2,
             # and the steps grow about like n (measured 220 at n = 64 and 380 at
             # n = 128, 64 channels, rtol 1e-9; taken as 60 + 4 n)
@@ -376,13 +375,10 @@ def estimate(
             steps = _block_steps(layer)
             # full reorthogonalisation: CGS twice against at most `basis` vectors
             orthogonalize = steps * 8.0 * small * basis * b / _DENSE_FLOP_RATE
-            if nnz > MATRIX_FREE_NNZ:
-                nbytes = vectors + 96 * 2**20  # a 32 MiB chunk, the 64 MiB symbol chunk
-                stages = (0.0, steps * b * _matrix_free_pair(layer, nnz) + orthogonalize)
-                seconds = stages[1]
-                return Estimate(int(1.1 * nbytes), float(seconds if stage != "transform" else 0.0))
-            nbytes = sparse + vectors
-            seconds += steps * b * 2 * nnz / _BLOCK_NNZ_RATE + orthogonalize
+            nbytes = vectors + _matrix_free_chunks(layer)
+            stages = (0.0, steps * b * _matrix_free_pair(layer, nnz) + orthogonalize)
+            seconds = stages[1]
+            return Estimate(int(1.1 * nbytes), float(seconds if stage != "transform" else 0.0))
         stages = (assemble, seconds - assemble)
         if stage == "transform":
             nbytes = sparse
@@ -403,6 +399,17 @@ def _block_steps(layer: Any) -> float:
     at n = 256 and 1024): ``max(40 + 3 n, n^1.5 / 32)``."""
     side = max(layer.shape)
     return max(40.0 + 3.0 * side, side**1.5 / 32)
+
+
+def _matrix_free_chunks(layer: Any) -> int:
+    """Bytes of the matrix-free route's working arrays: one im2col chunk (at most
+    32 MiB) and one chunk of symbol blocks of the start vector's maximiser search (at
+    most 64 MiB)."""
+    im2col = 8 * layer.groups * layer.group_in * math.prod(layer.kernel) * math.prod(
+        layer.fwd_out)
+    torus = math.prod(n + k for n, k in zip(layer.fwd_in, layer.extent, strict=True))
+    symbol = 16 * layer.groups * layer.group_out * layer.group_in * layer.phases * torus
+    return min(im2col, 32 * 2**20) + min(symbol, 64 * 2**20)
 
 
 def _matrix_free_pair(layer: Any, nnz: int) -> float:

@@ -146,9 +146,8 @@ def sparse_top_k(
     :func:`convbench.krylov.certified_top_values`: every copy of a repeated value, each
     value within ``rtol`` times the largest, or a
     :class:`~convbench.krylov.ConvergenceWarning` naming those that are not after
-    ``maxiter`` block steps. The default ``rtol`` is near machine precision: this
-    route serves operators below :data:`convbench.budget.MATRIX_FREE_NNZ` nonzeros, where
-    it costs about 1.3 times the ``1e-9`` of the matrix-free route. Falls back to the
+    ``maxiter`` block steps. The default ``rtol`` is near machine precision (about 1.3
+    times the steps of ``1e-9``). Falls back to the
     dense SVD when ``k`` is not smaller than the operator's smaller dimension (refused
     for a ``LinearOperator``).
     """

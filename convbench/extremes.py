@@ -53,7 +53,6 @@ __all__ = [
     "layer_top_certified",
     "layer_top_values",
     "smallest_singular_values",
-    "sparse_top_one",
     "top_singular_values",
 ]
 
@@ -121,24 +120,6 @@ def _layer_top(
     return certified_top_values(
         op, k, rtol=rtol, maxiter=block_maxiter(layer, maxiter), v0=v0, what=layer.describe()
     )
-
-
-def sparse_top_one(
-    operator: Any, layer: Conv, *, rtol: float = 1e-12, maxiter: int | None = None
-) -> np.ndarray:
-    """The largest singular value of a layer's assembled sparse operator, ``[sigma_max]``.
-
-    :func:`golub_kahan_top` on the matrix, from the layer's smooth start
-    (:func:`_smooth_start`), stopped by the top Ritz pair's residual (within ``rtol / 4``
-    of the value). One value has no multiplicity to miss, so the block method of
-    :func:`convbench.explicit.sparse_top_k` is not needed: on a zero-padded 4-channel
-    3x3 layer at 64 x 64 it took 0.38 s against the block method's 1.77 s and ARPACK's
-    0.98 s, all three within ``2e-16`` of each other. ``maxiter`` (steps) defaults as
-    for :func:`block_maxiter`; reaching it warns (:class:`ConvergenceWarning`).
-    """
-    op = scipy.sparse.linalg.aslinearoperator(operator)
-    steps = block_maxiter(layer, maxiter)
-    return np.array([golub_kahan_top(op, _smooth_start(layer), rtol=rtol, maxiter=steps)[0]])
 
 
 def block_maxiter(layer: Conv, maxiter: int | None = None) -> int:

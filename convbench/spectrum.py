@@ -43,12 +43,14 @@ def singular_values(
         ``lfa``: the symbol by summation over the stencil, then batched SVD.
         ``fft``: numpy FFT of the zero-padded kernel, then batched SVD.
         ``fftw``: the same transform through pyFFTW, then batched SVD.
-        ``explicit``: the sparse unrolled matrix; dense LAPACK SVD, or certified block
-        Lanczos (:mod:`convbench.krylov`, every copy of a repeated value) when ``top_k``
-        is given; above ``budget.MATRIX_FREE_NNZ`` nonzeros ``top_k`` runs on the
-        matrix-free operator of :mod:`convbench.operators` (e.g. 256 x 256 with 64
-        channels). ``top_k=1`` runs single-vector Golub-Kahan-Lanczos on either, stopped
-        by its residual: one value has no copy to miss.
+        ``explicit``: the unrolled matrix; dense LAPACK SVD of the sparse matrix, or,
+        when ``top_k`` is given, Lanczos on the matrix-free operator of
+        :mod:`convbench.operators` (per-tap GEMMs, nothing assembled): certified block
+        Lanczos (:mod:`convbench.krylov`, every copy of a repeated value), and for
+        ``top_k=1`` single-vector Golub-Kahan-Lanczos stopped by its residual (one value
+        has no copy to miss); ``rtol`` 1e-12, or 1e-9 above ``budget.MATRIX_FREE_NNZ``
+        nonzeros. Dilated stride-1 layers are solved once per distinct sub-lattice
+        (:mod:`convbench.lattice`).
         ``fast``: the same periodic spectrum built for speed (half the frequency plane,
         closed forms and compiled kernels, a thread pool); see :mod:`convbench.fast`.
         The methods are declared in :mod:`convbench.registry`.
