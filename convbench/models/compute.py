@@ -50,13 +50,19 @@ def _periodic_layer(zero: Conv) -> Conv | str:
         return str(exc)
 
 
+def _svd_rounding(size: int) -> float:
+    """The certificate of a value from LAPACK's SVD of a matrix whose larger side is
+    ``size``: its rounding level, ``size * eps`` (relative)."""
+    return size * float(np.finfo(np.float64).eps)
+
+
 def _exact_top(layer: Conv, theta: tuple[float, ...] | None = None) -> tuple[float, float]:
     """sigma_max of one zero-padded layer and its certificate (relative): dense SVD when
     small (its rounding level, ``max(rows, cols) * eps``), Lanczos otherwise (the Ritz
     pair's relative residual; started at the symbol's maximiser ``theta`` when known)."""
     if layer.rows * layer.cols <= DENSE_ENTRIES:
         value = float(singular_values(layer, method="explicit")[0])
-        return value, max(layer.rows, layer.cols) * float(np.finfo(np.float64).eps)
+        return value, _svd_rounding(max(layer.rows, layer.cols))
     return layer_top_certified(layer, rtol=LANCZOS_RTOL, maxiter=4000, theta=theta)
 
 
@@ -165,7 +171,7 @@ def layer_record(
     else:
         record.sigma_max = record.sigma_max_periodic
         if math.isfinite(record.sigma_max):  # LAPACK's SVD of the symbol's blocks
-            record.certificate = max(zero.block_shape) * float(np.finfo(np.float64).eps)
+            record.certificate = _svd_rounding(max(zero.block_shape))
     record.seconds = time.perf_counter() - start
     return record
 
