@@ -58,6 +58,7 @@ measures changes.
 
 from __future__ import annotations
 
+import inspect
 import math
 import os
 from collections.abc import Mapping, Sequence
@@ -270,6 +271,43 @@ def weights(c: int, kernel: int = KERNEL) -> np.ndarray:
     return convbench.pytorch_default(c, c, kernel, seed=SEED)
 
 
+def _budget_call(name: str, method: str, layer: Any, numbers: tuple[int, ...] | None = None,
+                 boundary: str = "periodic", **options: Any) -> Any:
+    """``convbench.budget.<name>`` in the form the library under test takes.
+
+    asv runs this suite against older commits too, so the call follows the library:
+    ``name(layer, method=...)`` since the layer API, ``name(method, layer)`` before it,
+    and ``name(method, cout, cin, n, m, kh, kw, boundary=...)`` before the layer object.
+    ``layer`` is a :class:`convbench.Conv` (or ``None`` where the library has none) and
+    ``numbers`` the plain 2-D layer's six numbers and its ``boundary`` (``None`` for
+    another layer).
+    ``estimate_seconds`` is ``estimate(...).seconds``.
+    """
+    seconds = name == "estimate_seconds"
+    function = getattr(budget, "estimate" if seconds else name)
+    first = next(iter(inspect.signature(function).parameters))
+    if first == "weight":
+        result = function(layer, method=method, **options)
+    elif numbers is None or (layer is not None and _takes_layers(function)):
+        result = function(method, layer, **options)
+    else:
+        result = function(method, *numbers, boundary=boundary, **options)
+    return result.seconds if seconds else result
+
+
+def _takes_layers(function: Any) -> bool:
+    """Whether a ``budget`` function of an older library took ``(method, layer)``."""
+    return "layer" in inspect.signature(function).parameters
+
+
+def _plain_layer(c: int, n: int, boundary: str) -> Any:
+    """The grid's ``c x c`` layer at ``n x n`` (zero weights: the budget reads shapes),
+    or ``None`` where the library has no layer object."""
+    if not hasattr(convbench, "as_layer"):
+        return None
+    return convbench.as_layer(np.zeros((c, c, KERNEL, KERNEL)), (n, n), boundary=boundary)
+
+
 def feasible(
     method: str,
     c: int,
@@ -286,20 +324,10 @@ def feasible(
     estimate for is skipped with that reason rather than run blind.
     """
     limit = MAX_SECONDS if max_seconds is None else max_seconds
+    numbers = (c, c, n, n, KERNEL, KERNEL)
     try:
-        return budget.feasibility(
-            method,
-            c,
-            c,
-            n,
-            n,
-            KERNEL,
-            KERNEL,
-            top_k=top_k,
-            boundary=boundary,
-            max_seconds=limit,
-            stage=stage,
-        )
+        return _budget_call("feasibility", method, _plain_layer(c, n, boundary), numbers,
+                            boundary, top_k=top_k, max_seconds=limit, stage=stage)
     except ValueError as exc:
         return f"no prediction from convbench.budget: {exc}"
 
@@ -313,11 +341,11 @@ def predicted(
     top_k: int | None = None,
     boundary: str = "periodic",
 ) -> float:
-    """Predicted seconds of one cell (:func:`convbench.budget.estimate_seconds`); 0 if unknown."""
+    """Predicted seconds of one cell (:func:`convbench.budget.estimate`); 0 if unknown."""
+    numbers = (c, c, n, n, KERNEL, KERNEL)
     try:
-        return budget.estimate_seconds(
-            method, c, c, n, n, KERNEL, KERNEL, top_k=top_k, boundary=boundary, stage=stage
-        )
+        return _budget_call("estimate_seconds", method, _plain_layer(c, n, boundary), numbers,
+                            boundary, top_k=top_k, stage=stage)
     except ValueError:
         return 0.0
 
@@ -332,7 +360,7 @@ def feasible_layer(
     """:func:`feasible` for any layer: a :class:`convbench.Conv` (its own boundary)."""
     limit = MAX_SECONDS if max_seconds is None else max_seconds
     try:
-        return budget.feasibility(method, layer, top_k=top_k, max_seconds=limit)
+        return _budget_call("feasibility", method, layer, top_k=top_k, max_seconds=limit)
     except ValueError as exc:
         return f"no prediction from convbench.budget: {exc}"
 
@@ -340,7 +368,7 @@ def feasible_layer(
 def predicted_layer(method: str, layer: Any, *, top_k: int | None = None) -> float:
     """:func:`predicted` for any layer (a :class:`convbench.Conv`); 0 if unknown."""
     try:
-        return budget.estimate_seconds(method, layer, top_k=top_k)
+        return _budget_call("estimate_seconds", method, layer, top_k=top_k)
     except ValueError:
         return 0.0
 

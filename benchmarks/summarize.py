@@ -11,14 +11,13 @@ skip rule is the library's prediction for the ``fast`` path times the number of 
 from __future__ import annotations
 
 import convbench
-from convbench import budget
 
-from .common import CHANNELS, KERNEL, MAX_SECONDS, N_VALUES, Case, weights
+from .common import CHANNELS, KERNEL, MAX_SECONDS, N_VALUES, Case, predicted, weights
 
 
 def _predicted(n: int, c: int, exact: bool) -> float:
     passes = 2 if exact else 1
-    return passes * budget.estimate_seconds("fast", c, c, n, n, KERNEL, KERNEL)
+    return passes * predicted("fast", c, n)
 
 
 class Summarize(Case):

@@ -39,8 +39,8 @@ from typing import Any
 
 import numpy as np
 
-from .budget import check_memory
 from .layer import Conv, Polyphase, bind_layer
+from .memory import check_memory
 from .symbols import lfa_blocks
 
 __all__ = ["SCHEDULES", "ClipReport", "clip"]

@@ -66,9 +66,9 @@ import pandas as pd
 import scipy.fft
 
 from .bounds import ROUNDING, UNIT, compact, spectral_norm_bound
-from .budget import BudgetError
 from .embedding import embedding_torus, size_bound
 from .layer import Conv, Polyphase, takes_layer
+from .memory import BudgetError
 from .operators import operator_of
 from .spectrum import singular_values
 from .symbols import symbol_points

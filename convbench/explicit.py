@@ -16,9 +16,10 @@ import scipy.linalg
 import scipy.sparse
 import scipy.sparse.linalg
 
-from .budget import check_memory, nonzeros
+from .costs import nonzeros
 from .krylov import certified_top_values
 from .layer import BOUNDARIES, Conv, takes_layer
+from .memory import check_memory
 from .svd import sort_descending
 
 __all__ = [

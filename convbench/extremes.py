@@ -35,11 +35,12 @@ import scipy.sparse
 import scipy.sparse.linalg
 
 from .bounds import torus_layer
-from .budget import check_memory, nonzeros
+from .costs import nonzeros
 from .embedding import size_bound
 from .explicit import assemble
 from .krylov import ConvergenceWarning, certified_top_values
 from .layer import Conv, takes_layer
+from .memory import check_memory
 from .operators import operator_of
 from .svd import sort_descending
 from .symbols import symbol_points

@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from . import registry
 from .blas import single_blas_thread
-from .budget import estimate_seconds
 from .fast.driver import CHUNK_ENTRIES, chunk_values, iter_half_plane
 from .fast.halfspace import iter_half_space, space_jobs
 from .fast.plane import Plan, row_chunks
@@ -78,7 +78,7 @@ class Cluster:
         self.layer = self.cluster.share(layer)  # once, to every worker
         nchunks = chunk_count(layer)
         threads = self.cluster.threads
-        work = estimate_seconds("fast", layer)
+        work = registry.get("fast").estimate(layer).seconds
         want = max(threads, min(4 * threads, int(work / TASK_SECONDS)))
         cuts = np.linspace(0, nchunks, min(nchunks, want) + 1).round().astype(int)
         self.parts = [(int(a), int(b)) for a, b in itertools.pairwise(cuts)]

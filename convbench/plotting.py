@@ -15,6 +15,8 @@ from typing import Any
 import matplotlib as mpl
 import numpy as np
 
+from . import registry
+
 __all__ = [
     "BOUNDARY_STYLES",
     "FIGURES_ENV_VAR",
@@ -31,27 +33,15 @@ __all__ = [
     "use_style",
 ]
 
-#: The singular-value paths, in the order legends list them.
-PATHS = ("lfa", "fft", "fftw", "explicit", "fast")
-
-#: One colour per path (Okabe-Ito colour-blind safe colours, plus wine for ``fast``).
-PATH_COLORS = {
-    "lfa": "#0072B2",
-    "fft": "#E69F00",
-    "fftw": "#D55E00",
-    "explicit": "#444444",
-    "fast": "#882255",
-}
+#: The singular-value paths, in the order legends list them (the registry's order).
+PATHS = registry.names()
+#: One colour per path, from its registry entry (Okabe-Ito colour-blind safe colours,
+#: plus wine for ``fast``).
+PATH_COLORS = {name: registry.get(name).color for name in PATHS}
 #: One marker per path, so figures stay readable in grey scale.
-PATH_MARKERS = {"lfa": "o", "fft": "s", "fftw": "^", "explicit": "D", "fast": "P"}
+PATH_MARKERS = {name: registry.get(name).marker for name in PATHS}
 #: Legend labels of the paths.
-PATH_LABELS = {
-    "lfa": "LFA (local summation)",
-    "fft": "FFT (numpy)",
-    "fftw": "FFTW (pyFFTW)",
-    "explicit": "explicit (unrolled matrix)",
-    "fast": "fast",
-}
+PATH_LABELS = {name: registry.get(name).label for name in PATHS}
 
 #: Colours of the zero-padding approximation models and of the exact spectra.
 #: ``circular`` approximates the zero-padded spectrum by the periodic one, so it shares
@@ -82,7 +72,8 @@ def palette(keys: Iterable[str] | None = None) -> dict[str, str]:
     KeyError
         For a key with no fixed colour, so no figure silently invents one.
     """
-    colors = {**PATH_COLORS, **MODEL_COLORS}
+    # a method registered after import has its colour too
+    colors = {**{m: registry.get(m).color for m in registry.names()}, **MODEL_COLORS}
     if keys is None:
         return colors
     out = {}

@@ -1,24 +1,49 @@
 """Every method of :func:`convbench.singular_values`, declared once.
 
-A :class:`Method` says what a path supports (boundaries, precisions), how much memory
-and time it needs for a layer (the feasibility rule of
-:mod:`convbench.budget`), and how it runs. :func:`convbench.singular_values` is then:
-validate the layer, look the method up, check the budget, run. A new path is one module
+This module declares what a method is; :mod:`convbench.paths` registers the built-in
+ones. A :class:`Method` says what a path supports (boundaries, precisions), how much memory
+and time it needs for a layer (its cost model, which :mod:`convbench.budget` asks), how
+it runs, and how figures and help texts name and draw it. :func:`convbench.singular_values`
+is then: validate the layer, look the method up, check the budget, run. The budget,
+the figures' styles (:mod:`convbench.plotting`), the command line and
+:data:`convbench.symbols.SYMBOL_METHODS` read the registry, so a new path is one module
 and one :func:`register` call.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 
-from .budget import Estimate, estimate
+from .costs import Cost, Estimate
 from .layer import BOUNDARIES, Conv
 
-__all__ = ["METHODS", "Method", "get", "register"]
+__all__ = [
+    "KINDS",
+    "METHODS",
+    "PRECISIONS",
+    "STAGES",
+    "Method",
+    "MethodNames",
+    "describe",
+    "get",
+    "names",
+    "register",
+    "unregister",
+]
+
+#: What a method computes from: ``"symbol"``, the periodic symbol's blocks and a batched
+#: SVD (these also give :func:`convbench.symbol`); ``"compiled"``, the same spectrum by
+#: compiled kernels that never hold the whole symbol; ``"matrix"``, the unrolled
+#: operator, as a matrix or matrix-free.
+KINDS = ("symbol", "compiled", "matrix")
+#: Working precisions a method may offer.
+PRECISIONS = ("double", "single")
+#: Steps of a path that a cost model predicts on their own.
+STAGES = ("all", "transform", "svd")
 
 
 @dataclass(frozen=True)
@@ -38,22 +63,59 @@ class Method:
         Boundaries it computes.
     precisions : tuple of str
         Working precisions it offers.
+    cost : callable
+        ``cost(layer, top_k, precision) -> Cost``: the path's peak bytes and the seconds
+        of its two stages, from the layer's shapes alone (:mod:`convbench.costs`).
+    kind : {"symbol", "compiled", "matrix"}
+        What it computes from (:data:`KINDS`).
+    label : str
+        Its name in figure legends (default: ``name``).
+    color, marker : str
+        Its colour and matplotlib marker in every figure.
+    boundaries : tuple of str
+        Boundaries it computes.
+    precisions : tuple of str
+        Working precisions it offers.
     advice : str
         What to do instead when the budget refuses a layer.
+    doc : str
+        Its paragraph in the API reference (default: ``summary``).
     """
 
     name: str
     summary: str
     run: Callable[[Conv, int | None, dict[str, Any]], np.ndarray]
+    cost: Callable[[Conv, int | None, str], Cost]
+    kind: str = "matrix"
+    label: str = ""
+    color: str = "#777777"
+    marker: str = "o"
     boundaries: tuple[str, ...] = ("periodic",)
     precisions: tuple[str, ...] = ("double",)
     advice: str = "Use a smaller input size or convbench.summarize for streamed statistics."
+    doc: str = ""
 
     def estimate(
         self, layer: Conv, top_k: int | None = None, precision: str = "double", stage: str = "all"
     ) -> Estimate:
-        """Predicted peak memory and time (:func:`convbench.budget.estimate`)."""
-        return estimate(self.name, layer, top_k=top_k, precision=precision, stage=stage)
+        """Predicted peak memory and time of one stage (or all) on a validated layer.
+
+        The cost model's bytes for that stage plus 10% for the interpreter, LAPACK's
+        workspace and the allocator, and its seconds.
+        """
+        if stage not in STAGES:
+            raise ValueError(f"stage must be one of {STAGES}; got {stage!r}")
+        self.check_precision(precision)
+        cost = self.cost(layer, top_k, precision)
+        if stage == "all":
+            nbytes, seconds = cost.nbytes, cost.transform + cost.svd
+        elif stage == "transform":
+            nbytes = cost.nbytes if cost.transform_nbytes is None else cost.transform_nbytes
+            seconds = cost.transform
+        else:
+            nbytes = cost.nbytes if cost.svd_nbytes is None else cost.svd_nbytes
+            seconds = cost.svd
+        return Estimate(int(1.1 * nbytes), float(seconds))
 
     def check(self, layer: Conv, precision: str) -> None:
         """Refuse, naming the option, what this method does not support."""
@@ -63,6 +125,12 @@ class Method:
                 f"method={self.name!r} computes boundary {' or '.join(map(repr, self.boundaries))} "
                 f"only; for boundary={layer.boundary!r} use method={' or '.join(map(repr, others))}"
             )
+        self.check_precision(precision)
+
+    def check_precision(self, precision: str) -> None:
+        """Refuse a precision this method does not offer, naming the ones that do."""
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be 'double' or 'single'; got {precision!r}")
         if precision not in self.precisions:
             offered = [m.name for m in _REGISTRY.values() if precision in m.precisions]
             raise ValueError(
@@ -75,14 +143,29 @@ _REGISTRY: dict[str, Method] = {}
 
 
 def register(method: Method) -> Method:
-    """Add a method to the registry (its name must be new)."""
+    """Add a method to the registry (its name must be new); it is then a ``method=``
+    of every function of :func:`convbench.singular_values`'s family, of the budget and
+    of the command line, and has its style in every figure."""
     if method.name in _REGISTRY:
         raise ValueError(f"method {method.name!r} is already registered")
     for b in method.boundaries:
         if b not in BOUNDARIES:
             raise ValueError(f"unknown boundary {b!r} in method {method.name!r}")
+    for p in method.precisions:
+        if p not in PRECISIONS:
+            raise ValueError(f"unknown precision {p!r} in method {method.name!r}")
+    if method.kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}; got {method.kind!r}")
+    for key, default in (("label", method.name), ("doc", method.summary)):
+        if not getattr(method, key):
+            object.__setattr__(method, key, default)
     _REGISTRY[method.name] = method
     return method
+
+
+def unregister(name: str) -> Method:
+    """Take a method out of the registry (a built-in one too) and return it."""
+    return _REGISTRY.pop(get(name).name)
 
 
 def get(name: Any) -> Method:
@@ -92,113 +175,60 @@ def get(name: Any) -> Method:
     return _REGISTRY[name]
 
 
-def names() -> tuple[str, ...]:
-    """The registered method names, in registration order."""
-    return tuple(_REGISTRY)
+def names(kind: str | None = None) -> tuple[str, ...]:
+    """The registered method names (of one ``kind``), in registration order."""
+    if kind is not None and kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}; got {kind!r}")
+    return tuple(n for n, m in _REGISTRY.items() if kind is None or m.kind == kind)
 
 
-# ---------------------------------------------------------------------------------------
-# the built-in paths
+def describe(indent: int = 8) -> str:
+    """The registered methods as a numpydoc bullet list, ``name``: paragraph, for the
+    docstrings of the functions that take ``method=``."""
+    import textwrap
 
-
-def _top(values: np.ndarray, top_k: int | None) -> np.ndarray:
-    return values if top_k is None else values[:top_k].copy()
-
-
-def _fourier(name: str) -> Callable[[Conv, int | None, dict[str, Any]], np.ndarray]:
-    def run(layer: Conv, top_k: int | None, options: dict[str, Any]) -> np.ndarray:
-        from .svd import block_singular_values
-        from .symbols import grid_blocks
-
-        blocks = grid_blocks(
-            layer,
-            name,
-            threads=options.get("threads"),
-            planner_effort=options.get("planner_effort", "FFTW_ESTIMATE"),
-        )
-        return _top(block_singular_values(blocks), top_k)
-
-    return run
-
-
-def _run_fast(layer: Conv, top_k: int | None, options: dict[str, Any]) -> np.ndarray:
-    from .fast.halfspace import layer_fast_values
-
-    return layer_fast_values(
-        layer,
-        threads=options.get("threads"),
-        precision=options.get("precision", "double"),
-        top_k=top_k,
+    pad = " " * indent
+    return "\n".join(
+        textwrap.fill(f"``{m.name}``: {m.doc}", 88, initial_indent=pad + "- ",
+                      subsequent_indent=pad + "  ")
+        for m in _REGISTRY.values()
     )
 
 
-#: ``rtol`` of ``explicit`` with ``top_k``: near machine precision below
-#: :data:`convbench.budget.MATRIX_FREE_NNZ` nonzeros (about 1.1 to 1.3 times the steps
-#: of ``1e-9``), ``1e-9`` above it, where each step is dearer.
-EXPLICIT_RTOL = (1e-12, 1e-9)
+class MethodNames(Sequence[str]):
+    """The registered method names (of one ``kind``) as a live, read-only sequence: a
+    method registered later is in it too."""
+
+    def __init__(self, kind: str | None = None) -> None:
+        names(kind)  # a clear error for an unknown kind
+        self.kind = kind
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+    @overload
+    def __getitem__(self, index: slice) -> tuple[str, ...]: ...
+    def __getitem__(self, index: int | slice) -> str | tuple[str, ...]:
+        return names(self.kind)[index]
+
+    def __len__(self) -> int:
+        return len(names(self.kind))
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(names(self.kind))
+
+    def __contains__(self, name: object) -> bool:
+        return name in names(self.kind)
+
+    def __eq__(self, other: object) -> bool:
+        return tuple(self) == (tuple(other) if isinstance(other, Sequence) else other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return repr(names(self.kind))
 
 
-def _run_explicit(layer: Conv, top_k: int | None, options: dict[str, Any]) -> np.ndarray:
-    from .budget import matrix_free
-    from .explicit import assemble, dense_singular_values
-    from .extremes import layer_top_values
-    from .lattice import merge, sublattices
-
-    parts = sublattices(layer)
-    if parts is not None:  # dilated: independent layers on sub-lattices, each solved once
-        found = []
-        for sub, count in parts:
-            k = None if top_k is None or top_k >= sub.n_values else top_k
-            found.append((_run_explicit(sub, k, options), count))
-        return merge(found, layer.n_values, top_k)
-    if top_k is not None and top_k < layer.n_values:
-        # Lanczos on the matrix-free operator: its per-tap GEMMs apply the layer 2 to 25
-        # times faster than the assembled sparse matrix, and nothing is assembled
-        rtol = EXPLICIT_RTOL[matrix_free(layer)]
-        return layer_top_values(layer, top_k, rtol=rtol)
-    values = dense_singular_values(assemble(layer), memory_budget=options.get("memory_budget"))
-    return values if top_k is None else values[:top_k].copy()
-
-
-register(
-    Method(
-        "lfa",
-        "the symbol by summation over the stencil (LFA), then batched SVD",
-        _fourier("lfa"),
-    )
-)
-register(
-    Method(
-        "fft",
-        "numpy FFT of the zero-padded kernel (Sedghi et al. 2019), then batched SVD",
-        _fourier("fft"),
-    )
-)
-register(
-    Method(
-        "fftw",
-        "the same transform through pyFFTW, planned apart, then batched SVD",
-        _fourier("fftw"),
-    )
-)
-register(
-    Method(
-        "explicit",
-        "the unrolled matrix: dense LAPACK SVD, or Lanczos on the matrix-free operator for top_k",
-        _run_explicit,
-        boundaries=("periodic", "zero"),
-        advice="Ask for top_k=k largest values (sparse Lanczos), use a smaller input size, "
-        "or a Fourier method for the periodic spectrum.",
-    )
-)
-register(
-    Method(
-        "fast",
-        "the periodic spectrum built for speed (half plane, compiled kernels, threads)",
-        _run_fast,
-        precisions=("double", "single"),
-    )
-)
-
-#: Every method accepted by :func:`convbench.singular_values`, in registration order.
-METHODS = names()
+#: Every method accepted by :func:`convbench.singular_values`, in registration order
+#: (live: a method registered later is in it too). The built-in ones are registered by
+#: :mod:`convbench.paths`.
+METHODS = MethodNames()

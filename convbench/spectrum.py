@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import numbers
+import re
 from typing import Any
 
 import numpy as np
 
-from . import registry
+from . import (
+    paths,  # noqa: F401  (registers the built-in methods)
+    registry,
+)
 from .blas import check_threads
-from .budget import check_memory
 from .layer import Conv, takes_layer
+from .memory import check_memory
 
 __all__ = ["METHODS", "singular_values"]
 
@@ -39,21 +43,11 @@ def singular_values(
 
     Parameters
     ----------
-    method : {"lfa", "fft", "fftw", "explicit", "fast"}
-        ``lfa``: the symbol by summation over the stencil, then batched SVD.
-        ``fft``: numpy FFT of the zero-padded kernel, then batched SVD.
-        ``fftw``: the same transform through pyFFTW, then batched SVD.
-        ``explicit``: the unrolled matrix; dense LAPACK SVD of the sparse matrix, or,
-        when ``top_k`` is given, Lanczos on the matrix-free operator of
-        :mod:`convbench.operators` (per-tap GEMMs, nothing assembled): certified block
-        Lanczos (:mod:`convbench.krylov`, every copy of a repeated value), and for
-        ``top_k=1`` single-vector Golub-Kahan-Lanczos stopped by its residual (one value
-        has no copy to miss); ``rtol`` 1e-12, or 1e-9 above ``budget.MATRIX_FREE_NNZ``
-        nonzeros. Dilated stride-1 layers are solved once per distinct sub-lattice
-        (:mod:`convbench.lattice`).
-        ``fast``: the same periodic spectrum built for speed (half the frequency plane,
-        closed forms and compiled kernels, a thread pool); see :mod:`convbench.fast`.
-        The methods are declared in :mod:`convbench.registry`.
+    method : str
+        A registered method (:data:`convbench.METHODS`, declared in
+        :mod:`convbench.registry`):
+
+        {methods}
     top_k : int, optional
         Return only the ``top_k`` largest singular values.
     threads : int, optional
@@ -84,8 +78,6 @@ def singular_values(
         If the estimated memory exceeds the budget (raised before allocating).
     """
     chosen = registry.get(method)
-    if precision not in ("double", "single"):
-        raise ValueError(f"precision must be 'double' or 'single'; got {precision!r}")
     chosen.check(layer, precision)
     top_k = _check_top_k(top_k, layer.n_values)
     threads = check_threads(threads) if threads is not None else None
@@ -104,6 +96,15 @@ def singular_values(
         "precision": precision,
     }
     return chosen.run(layer, top_k, options)
+
+
+# the methods' paragraphs come from their registry entries, at the placeholder's indent
+singular_values.__doc__ = re.sub(
+    r"^( *)\{methods\}$",
+    lambda m: registry.describe(len(m.group(1))),
+    singular_values.__doc__ or "",
+    flags=re.MULTILINE,
+)
 
 
 def _check_top_k(top_k: Any, total: int) -> int | None:

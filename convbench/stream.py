@@ -44,8 +44,8 @@ from typing import Any
 
 import numpy as np
 
+from . import registry
 from .blas import check_threads, single_blas_thread
-from .budget import estimate_seconds
 from .layer import Conv, takes_layer
 from .passes import Cluster, Local
 from .tally import COLLECT_CAP, FINE_BINS, locate
@@ -252,7 +252,7 @@ def summarize(
     bound = upper_bound(layer)
     top = bound * (1 + 1e-9) + 1e-300  # rounding may put a value a hair above U
     if progress is None:
-        progress = estimate_seconds("fast", layer) > 10
+        progress = registry.get("fast").estimate(layer).seconds > 10
     run = Local(layer, threads, progress) if client is None else Cluster(client, layer, progress)
 
     # histogram edges known before pass 1?

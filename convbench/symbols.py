@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from . import registry
 from .blas import default_threads
 from .layer import Conv, Polyphase, as_layer, bind_layer, takes_layer
 
@@ -54,7 +55,9 @@ __all__ = [
     "symbol_points",
 ]
 
-SYMBOL_METHODS = ("lfa", "fft", "fftw")
+#: The methods of kind ``"symbol"`` (:mod:`convbench.registry`, a live view): each
+#: builds the periodic symbol that :func:`symbol` returns.
+SYMBOL_METHODS = registry.MethodNames("symbol")
 PLANNER_EFFORTS = ("FFTW_ESTIMATE", "FFTW_MEASURE", "FFTW_PATIENT", "FFTW_EXHAUSTIVE")
 
 
@@ -249,12 +252,13 @@ def symbol(
         transposes of its forward adjoint's: ``((cout/groups)*prod(stride), cin/groups)``.
         For a plain stride-1 2-D layer this is ``(n, m, cout, cin)``.
     """
-    from .budget import check_memory, estimate_bytes
+    from . import registry
+    from .memory import check_memory
 
     if method not in SYMBOL_METHODS:
         raise ValueError(f"method must be one of {SYMBOL_METHODS} for symbol(); got {method!r}")
     check_memory(
-        estimate_bytes(method, layer),
+        registry.get(method).estimate(layer).nbytes,
         memory_budget,
         f"the {method} symbol of {layer.describe()}",
         "Use a smaller input size, or convbench.summarize for streamed statistics.",

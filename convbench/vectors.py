@@ -41,8 +41,8 @@ from typing import Any
 
 import numpy as np
 
-from .budget import check_memory
 from .layer import Conv, takes_layer
+from .memory import check_memory
 
 __all__ = ["VECTOR_METHODS", "BlockFactors", "Triplets", "block_factors", "singular_triplets"]
 

@@ -188,7 +188,7 @@ class Study:
 
 def predict(method: str, c: int, n: int, k: int = 3, stage: str = "all") -> float:
     """The library's predicted seconds of one call (``convbench.budget``)."""
-    return budget.estimate_seconds(method, c, c, n, n, k, k, stage=stage)
+    return budget.estimate(np.zeros((c, c, k, k)), (n, n), method, stage=stage).seconds
 
 
 def plan(quick: bool = False) -> list[Cell]:
@@ -314,8 +314,8 @@ def _feasible(cell: Cell, path: str) -> str | None:
     if path == "paper-lfa" and cell.k != 3:
         return "the paper's LFA code is written for 3x3 kernels"
     model = REFERENCES.get(path, path)  # a published code costs what its library twin does
-    return budget.feasibility(model, cell.c, cell.c, cell.n, cell.n, cell.k, cell.k,
-                              memory_budget=MEMORY_BUDGET)
+    return budget.feasibility(np.zeros((cell.c, cell.c, cell.k, cell.k)), (cell.n, cell.n),
+                              model, memory_budget=MEMORY_BUDGET)
 
 
 def run_stages(cell: Cell, log: Callable[[str], None]) -> dict[str, Any]:

@@ -67,7 +67,7 @@ def staged_fft(w: np.ndarray, n: int) -> dict[str, float]:
     t0 = time.perf_counter()
     layer = cb.as_layer(w, n)
     t1 = time.perf_counter()
-    budget.check_memory(budget.estimate_bytes("fft", layer), None, "fft", "")
+    budget.check_memory(budget.estimate(layer, method="fft").nbytes, None, "fft", "")
     t2 = time.perf_counter()
     blocks = grid_blocks(layer, "fft")
     t3 = time.perf_counter()

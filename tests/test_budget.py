@@ -73,26 +73,27 @@ def test_argument_overrides_environment(monkeypatch):
 
 
 def test_estimates_grow_and_cover_the_symbol():
-    small = budget.estimate("lfa", 4, 4, 64, 64, 3, 3)
-    big = budget.estimate("lfa", 4, 4, 128, 128, 3, 3)
+    small = budget.estimate(np.zeros((4, 4, 3, 3)), (64, 64), "lfa")
+    big = budget.estimate(np.zeros((4, 4, 3, 3)), (128, 128), "lfa")
     assert big.nbytes > 3 * small.nbytes
     assert big.seconds > small.seconds
     # the symbol alone is n*m*cout*cin complex128 values
     assert small.nbytes >= 64 * 64 * 16 * 16
-    dense = budget.estimate("explicit", 4, 4, 32, 32, 3, 3)
+    dense = budget.estimate(np.zeros((4, 4, 3, 3)), (32, 32), "explicit")
     assert dense.nbytes >= 8 * (4 * 32 * 32) ** 2
-    lanczos = budget.estimate("explicit", 4, 4, 32, 32, 3, 3, top_k=1)
+    lanczos = budget.estimate(np.zeros((4, 4, 3, 3)), (32, 32), "explicit", top_k=1)
     assert lanczos.nbytes < dense.nbytes / 10
 
 
 def test_feasibility_reasons():
-    assert cb.feasibility("lfa", 4, 4, 64, 64, 3, 3, memory_budget="1G") is None
-    reason = cb.feasibility("lfa", 64, 64, 2**14, 2**14, 3, 3, memory_budget="1G")
+    assert cb.feasibility(np.zeros((4, 4, 3, 3)), (64, 64), "lfa", memory_budget="1G") is None
+    reason = cb.feasibility(np.zeros((64, 64, 3, 3)), (2**14, 2**14), "lfa", memory_budget="1G")
     assert reason is not None and "needs" in reason and "budget" in reason
-    slow = cb.feasibility("explicit", 16, 16, 64, 64, 3, 3, memory_budget="1T", max_seconds=1)
+    slow = cb.feasibility(np.zeros((16, 16, 3, 3)), (64, 64), "explicit", memory_budget="1T",
+                          max_seconds=1)
     assert slow is not None and "predicted" in slow
-    with pytest.raises(ValueError, match="no estimate for method"):
-        budget.estimate("magic", 1, 1, 8, 8, 3, 3)
+    with pytest.raises(ValueError, match="method must be one of"):
+        budget.estimate(np.zeros((1, 1, 3, 3)), (8, 8), "magic")
 
 
 def test_format_bytes():
@@ -119,6 +120,6 @@ def test_estimate_bounds_the_traced_peak(method, c, n):
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    est = budget.estimate_bytes(method, c, c, n, n, 3, 3)
+    est = budget.estimate(np.zeros((c, c, 3, 3)), (n, n), method).nbytes
     assert peak <= est
     assert est < 3 * peak + 2**20  # and not absurdly loose

@@ -191,13 +191,13 @@ def test_estimate_bounds_the_traced_peak(c, n):
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    assert peak <= budget.estimate_bytes("fast", c, c, n, n, 3, 3)
+    assert peak <= budget.estimate(np.zeros((c, c, 3, 3)), (n, n), "fast").nbytes
 
 
 def test_feasibility_knows_fast():
-    assert cb.feasibility("fast", 4, 4, 64, 64, 3, 3, memory_budget="1G") is None
-    fast_est = budget.estimate("fast", 4, 4, 1024, 1024, 3, 3)
-    lfa_est = budget.estimate("lfa", 4, 4, 1024, 1024, 3, 3)
+    assert cb.feasibility(np.zeros((4, 4, 3, 3)), (64, 64), "fast", memory_budget="1G") is None
+    fast_est = budget.estimate(np.zeros((4, 4, 3, 3)), (1024, 1024), "fast")
+    lfa_est = budget.estimate(np.zeros((4, 4, 3, 3)), (1024, 1024), "lfa")
     assert fast_est.nbytes < lfa_est.nbytes and fast_est.seconds < lfa_est.seconds
 
 
@@ -297,7 +297,8 @@ def test_half_plane_symbol_holds_half_the_symbol():
     sym = fast.half_plane_symbol(w, 64)
     full = cb.symbol(w, 64)
     assert full.nbytes / 2 <= sym.nbytes <= full.nbytes / 2 + 2 * 64 * 16 * 16
-    assert sym.nbytes <= budget.estimate_bytes("fast", 4, 4, 64, 64, 3, 3, stage="transform")
+    staged = budget.estimate(np.zeros((4, 4, 3, 3)), (64, 64), "fast", stage="transform")
+    assert sym.nbytes <= staged.nbytes
 
 
 def test_half_plane_symbol_checks_its_input_before_allocating(monkeypatch):
@@ -320,16 +321,16 @@ def test_half_plane_symbol_checks_its_input_before_allocating(monkeypatch):
 
 
 def test_fast_estimate_has_both_stages():
-    whole = budget.estimate("fast", 16, 16, 256, 256, 3, 3)
-    transform = budget.estimate("fast", 16, 16, 256, 256, 3, 3, stage="transform")
-    svd = budget.estimate("fast", 16, 16, 256, 256, 3, 3, stage="svd")
+    whole = budget.estimate(np.zeros((16, 16, 3, 3)), (256, 256), "fast")
+    transform = budget.estimate(np.zeros((16, 16, 3, 3)), (256, 256), "fast", stage="transform")
+    svd = budget.estimate(np.zeros((16, 16, 3, 3)), (256, 256), "fast", stage="svd")
     assert transform.seconds + svd.seconds == pytest.approx(whole.seconds)
     # the staged calls hold the half plane (16 bytes per entry, half the blocks)
     assert transform.nbytes == svd.nbytes > whole.nbytes + 256 * 256 * 16 * 16 * 16 / 2
 
 
 def test_single_precision_estimate_halves_the_values_and_the_symbol():
-    args = ("fast", 4, 4, 1024, 1024, 3, 3)
+    args = (np.zeros((4, 4, 3, 3)), (1024, 1024), "fast")
     values, entries = 1024 * 1024 * 4, 1024 * 1024 * 16
     for stage in ("all", "transform"):
         double = budget.estimate(*args, stage=stage)
@@ -339,13 +340,13 @@ def test_single_precision_estimate_halves_the_values_and_the_symbol():
         saved = 6 * values + (4 * entries if stage != "all" else 0)
         assert double.nbytes - single.nbytes == pytest.approx(1.1 * saved, rel=1e-6)
     with pytest.raises(ValueError, match="method='fast' only"):
-        budget.estimate("lfa", 4, 4, 64, 64, 3, 3, precision="single")
+        budget.estimate(np.zeros((4, 4, 3, 3)), (64, 64), "lfa", precision="single")
     with pytest.raises(ValueError, match="precision"):
-        budget.estimate("fast", 4, 4, 64, 64, 3, 3, precision="half")
+        budget.estimate(np.zeros((4, 4, 3, 3)), (64, 64), "fast", precision="half")
     # a single-precision request that fits in single but not in double runs
-    needed = budget.estimate_bytes(*args, precision="single")
+    needed = budget.estimate(*args, precision="single").nbytes
     w = cb.pytorch_default(4, 4, 3, seed=0)
-    assert budget.estimate_bytes(*args) > needed + 2**20
+    assert budget.estimate(*args).nbytes > needed + 2**20
     with pytest.raises(cb.BudgetError):
         cb.singular_values(w, 1024, method="fast", memory_budget=needed + 2**20)
     assert budget.feasibility(*args, memory_budget=needed + 2**20, precision="single") is None

@@ -42,6 +42,9 @@ PUBLIC: dict[str, tuple[Any, dict[str, Any]]] = {
     "top_singular_values": (extremes.top_singular_values, {}),
     "smallest_singular_values": (cb.smallest_singular_values, {}),
     "half_plane_symbol": (fast.half_plane_symbol, {}),
+    "estimate": (budget.estimate, {"method": "explicit"}),
+    # a budget of 64 bytes: the reason, which names the layer's size, is the result
+    "feasibility": (cb.feasibility, {"method": "explicit", "memory_budget": 64}),
 }
 
 #: The functions written for the zero-padded layer: their boundary defaults to "zero".
@@ -91,6 +94,10 @@ def _values(result: Any) -> np.ndarray:
         return np.array([result.count, result.sigma_max, result.sigma_min])
     if isinstance(result, fast.HalfPlaneSymbol):
         return np.concatenate([blocks.ravel() for blocks, _ in result.chunks])
+    if isinstance(result, str):
+        return np.frombuffer(result.encode(), dtype=np.uint8)
+    if isinstance(result, budget.Estimate):
+        return np.array([result.nbytes, result.seconds])
     if isinstance(result, tuple):
         return np.concatenate(result)
     if isinstance(result, list):
@@ -186,6 +193,8 @@ KEPT: dict[str, dict[str, Any]] = {
     "top_singular_values": {"boundary": "periodic", "stride": 2, "groups": 2},
     "smallest_singular_values": {"boundary": "periodic", "stride": 2, "groups": 2},
     "half_plane_symbol": {"padding": ((1, 1), (1, 1))},
+    "estimate": {"boundary": "periodic", "stride": 2, "groups": 2},
+    "feasibility": {"boundary": "periodic", "stride": 2, "groups": 2},
 }
 
 
@@ -255,16 +264,16 @@ def test_a_one_boundary_function_refuses_the_other_also_from_a_conv(name, bounda
 
 def test_budget_keeps_a_convs_boundary():
     zero = cb.as_layer(W, N, boundary="zero")
-    assert budget.estimate("explicit", zero, boundary="zero") == budget.estimate(
-        "explicit", zero
+    assert budget.estimate(zero, method="explicit", boundary="zero") == budget.estimate(
+        zero, method="explicit"
     )
     for func in (budget.estimate, budget.feasibility):
         with pytest.raises(TypeError, match="boundary='periodic' conflicts"):
-            func("explicit", zero, boundary="periodic")
-    # the six numbers of a plain layer take the boundary they are given
-    six = budget.estimate("explicit", 4, 4, 8, 8, 3, 3, boundary="zero")
-    assert six == budget.estimate("explicit", cb.as_layer(np.zeros((4, 4, 3, 3)), 8,
-                                                          boundary="zero"))
+            func(zero, method="explicit", boundary="periodic")
+    # an array weight takes the boundary it is given, as every public function does
+    plain = budget.estimate(np.zeros((4, 4, 3, 3)), (8, 8), "explicit", boundary="zero")
+    assert plain == budget.estimate(cb.as_layer(np.zeros((4, 4, 3, 3)), 8, boundary="zero"),
+                                    method="explicit")
 
 
 def test_fftw_plan_keeps_a_convs_boundary():
@@ -330,7 +339,7 @@ def test_the_old_calls_of_the_suite_still_work():
     cb.unrolled(W, 4, boundary="zero")
     cb.summarize(W, N, exact=True, threads=1, progress=False)
     cb.symbol(W, N, method="lfa", threads=1)
-    assert budget.feasibility("lfa", 4, 4, 8, 8, 3, 3, boundary="periodic") is None
+    assert budget.feasibility(np.zeros((4, 4, 3, 3)), (8, 8), "lfa", boundary="periodic") is None
     assert bounds.torus_layer(layer).boundary == "periodic"
 
 

@@ -281,9 +281,9 @@ def test_bad_layer_arguments_name_the_argument(kwargs, exc, match):
 
 def test_budget_knows_strides_and_groups():
     w = weights((64, 1, 3, 3), 0)
-    dense = cb.budget.estimate("lfa", cb.as_layer(np.ones((64, 64, 3, 3)), 512)).nbytes
-    depthwise = cb.budget.estimate("lfa", cb.as_layer(w, 512, groups=64)).nbytes
-    strided = cb.budget.estimate("lfa", cb.as_layer(np.ones((64, 64, 3, 3)), 512, stride=2))
+    dense = cb.budget.estimate(np.ones((64, 64, 3, 3)), 512).nbytes
+    depthwise = cb.budget.estimate(w, 512, groups=64).nbytes
+    strided = cb.budget.estimate(np.ones((64, 64, 3, 3)), 512, stride=2)
     assert depthwise < dense / 16
     assert strided.nbytes < dense
     with pytest.raises(cb.BudgetError, match="groups=64"):

@@ -7,8 +7,8 @@ import pytest
 from test_layers import reference_values, weights
 
 import convbench as cb
-from convbench import registry
-from convbench.budget import Estimate
+from convbench import budget, registry
+from convbench.costs import Cost, Estimate
 
 # small layers of different kinds (weight shape, input shape, options)
 LAYERS = [
@@ -66,7 +66,7 @@ def test_precision_is_refused_by_name_where_unsupported():
         cb.singular_values(w, 8, method="fast", precision="half")
 
 
-def test_a_new_path_is_one_registration(monkeypatch):
+def test_a_new_path_is_one_registration():
     calls = []
 
     def run(layer, top_k, options):
@@ -74,14 +74,51 @@ def test_a_new_path_is_one_registration(monkeypatch):
         values = np.linalg.svd(cb.unrolled(layer, layer.shape).toarray(), compute_uv=False)
         return values if top_k is None else values[:top_k]
 
-    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
-    registry.register(registry.Method("dense", "dense SVD of the sparse matrix", run))
-    monkeypatch.setattr(registry, "estimate", lambda name, layer, **kw: Estimate(1, 1.0))
-    w = weights((3, 2, 3, 3), 1)
-    values = cb.singular_values(w, 6, method="dense", stride=2)
-    np.testing.assert_allclose(values, cb.singular_values(w, 6, stride=2), atol=1e-12)
-    assert calls and calls[0][1] is None
-    with pytest.raises(ValueError, match="already registered"):
-        registry.register(registry.Method("dense", "again", run))
+    def cost(layer, top_k, precision):
+        return Cost(8 * layer.rows * layer.cols, 0.0, 1e-9 * layer.rows * layer.cols)
+
+    method = registry.register(registry.Method(
+        "dense", "dense SVD of the sparse matrix", run, cost, color="#123456", marker="*"))
+    try:
+        w = weights((3, 2, 3, 3), 1)
+        values = cb.singular_values(w, 6, method="dense", stride=2)
+        np.testing.assert_allclose(values, cb.singular_values(w, 6, stride=2), atol=1e-12)
+        assert calls and calls[0][1] is None
+        # everything that reads the registry knows it now
+        assert "dense" in cb.METHODS and cb.METHODS[-1] == "dense"
+        assert "``dense``: dense SVD" in registry.describe()
+        assert method.label == "dense"
+        layer = cb.as_layer(w, 6, stride=2)
+        assert cb.feasibility(layer, method="dense") is None
+        expected = int(1.1 * 8 * layer.rows * layer.cols)
+        assert budget.estimate(layer, method="dense").nbytes == expected
+        assert "needs" in cb.feasibility(layer, method="dense", memory_budget=expected - 1)
+        with pytest.raises(cb.BudgetError, match="method='dense'"):
+            cb.singular_values(layer, method="dense", memory_budget=expected - 1)
+        with pytest.raises(ValueError, match="already registered"):
+            registry.register(registry.Method("dense", "again", run, cost))
+    finally:
+        registry.unregister("dense")
+    assert "dense" not in cb.METHODS
+    with pytest.raises(ValueError, match="method must be one of"):
+        cb.singular_values(w, 6, method="dense")
     with pytest.raises(ValueError, match="unknown boundary"):
-        registry.register(registry.Method("other", "x", run, boundaries=("reflect",)))
+        registry.register(registry.Method("other", "x", run, cost, boundaries=("reflect",)))
+    with pytest.raises(ValueError, match="kind must be one of"):
+        registry.register(registry.Method("other", "x", run, cost, kind="magic"))
+    assert "other" not in cb.METHODS
+
+
+def test_budget_plots_and_help_read_the_registry():
+    from convbench.cli import main as cli_main  # noqa: F401  (the parser builds from it)
+    from convbench.plotting import PATH_COLORS, PATH_LABELS, PATH_MARKERS, PATHS, palette
+
+    assert PATHS == registry.names()
+    for name in registry.names():
+        entry = registry.get(name)
+        assert (PATH_COLORS[name], PATH_MARKERS[name], PATH_LABELS[name]) == (
+            entry.color, entry.marker, entry.label)
+        assert f"``{name}``: " in cb.singular_values.__doc__
+    assert cb.symbols.SYMBOL_METHODS == registry.names("symbol") == ("lfa", "fft", "fftw")
+    assert len(set(PATH_COLORS.values())) == len(PATHS)
+    assert palette(["fast"]) == {"fast": registry.get("fast").color}

@@ -3,6 +3,7 @@ the memory/time budget both follow it."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 import convbench as cb
@@ -64,8 +65,8 @@ def test_budget_prices_by_route(monkeypatch):
     """The budget reads the same thresholds: moving GRAM_SQUARE_MAX past a square
     layer's width moves its price from the SVD's to the Gram route's."""
     k = routes.GRAM_SQUARE_MAX + 1
-    svd = budget.estimate("fast", k, k, 8, 8, 3, 3).seconds
+    svd = budget.estimate(np.zeros((k, k, 3, 3)), (8, 8), "fast").seconds
     monkeypatch.setattr(routes, "GRAM_SQUARE_MAX", k)
     assert routes.block_route(k, k) == "gram"
-    gram = budget.estimate("fast", k, k, 8, 8, 3, 3).seconds
+    gram = budget.estimate(np.zeros((k, k, 3, 3)), (8, 8), "fast").seconds
     assert gram != pytest.approx(svd, rel=0.05)

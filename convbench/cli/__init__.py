@@ -53,7 +53,7 @@ import sys
 from collections.abc import Sequence
 
 from .. import __version__
-from ..budget import BudgetError
+from ..memory import BudgetError
 from . import bound, estimates, init, model, spectrum, summarize
 from .common import INITS, CommandError, padding, random_weight, sizes
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 
 from ..blas import check_threads
-from ..budget import format_bytes
+from ..memory import format_bytes
 from ..spectrum import METHODS, singular_values
 from ..svd import block_singular_values
-from ..symbols import PLANNER_EFFORTS, symbol
+from ..symbols import PLANNER_EFFORTS, SYMBOL_METHODS, symbol
 from .common import layer_arguments, layer_line, read_layer
 
 __all__ = ["DESCRIPTION", "HELP", "add_arguments", "run"]
@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     options = {"memory_budget": args.memory_budget}
     stages: list[tuple[str, float]] = []
     start = time.perf_counter()
-    if args.method in ("lfa", "fft", "fftw") and args.top_k is None and args.boundary == "periodic":
+    if args.method in SYMBOL_METHODS and args.top_k is None and args.boundary == "periodic":
         # the two stages separately, through the same public functions
         extra = {"threads": threads, "planner_effort": args.planner_effort}
         blocks = symbol(layer, method=args.method, **options, **extra)

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .. import ordering
+from .. import ordering, registry
 from ..blas import check_threads
-from ..budget import check_memory, estimate_bytes
 from ..layer import Conv, takes_layer
+from ..memory import check_memory
 from .factor import block_values, check_precision, values_gram_coef
 from .plane import Plan, edge_columns, row_chunks
 
@@ -266,7 +266,7 @@ def half_plane_symbol(
     n, m = layer.shape
     check_precision(precision)
     cout, cin = w.shape[:2]
-    needed = estimate_bytes("fast", layer, stage="transform", precision=precision)
+    needed = registry.get("fast").estimate(layer, precision=precision, stage="transform").nbytes
     check_memory(
         needed,
         memory_budget,
