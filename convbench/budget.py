@@ -107,17 +107,13 @@ def feasibility(
 
     Parameters
     ----------
-    method : str
-        A registered method (:data:`convbench.METHODS`).
-    top_k : int or None
-        Number of largest singular values requested (``None``: all).
+    method, top_k : str, int or None
+        As for :func:`estimate`.
     memory_budget : int, float, str or None
         Budget as accepted by :func:`memory_budget` (module function).
     max_seconds : float or None
         Largest acceptable predicted run time (``None``: no time limit).
-    stage : {"all", "transform", "svd"}
-        As for :func:`estimate`.
-    precision : {"double", "single"}
+    stage, precision : str
         As for :func:`estimate`.
 
     Returns

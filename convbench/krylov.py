@@ -91,6 +91,7 @@ basis of ``j`` vectors.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import math
 import warnings
 from dataclasses import dataclass
@@ -461,24 +462,19 @@ def _swap(top: TopValues) -> TopValues:
 
 
 def certified_top_values(
-    op: Any,
-    k: int,
-    *,
-    rtol: float = 1e-9,
-    maxiter: int = 1000,
-    v0: np.ndarray | None = None,
-    basis: int | None = None,
-    seed: int = 0,
-    what: str = "the operator",
+    op: Any, k: int, *, what: str = "the operator", **options: Any
 ) -> np.ndarray:
     """:func:`block_top_values`, warning about every value returned uncertified.
 
     Parameters
     ----------
-    op, k, rtol, maxiter, v0, basis, seed
+    op, k
         As for :func:`block_top_values`.
     what : str
         What the operator is, for the warning.
+    **options
+        ``rtol``, ``maxiter``, ``v0``, ``basis``, ``seed``: as for
+        :func:`block_top_values` (and its defaults).
 
     Returns
     -------
@@ -491,7 +487,11 @@ def certified_top_values(
         When ``maxiter`` block steps passed before some values were certified; it names
         them (rank, value, bound).
     """
-    top = block_top_values(op, k, rtol=rtol, maxiter=maxiter, v0=v0, basis=basis, seed=seed)
+    if "vectors" in options:
+        raise TypeError("certified_top_values() returns values only; see vector_triplets")
+    top = block_top_values(op, k, **options)
+    defaults = inspect.signature(block_top_values).parameters
+    rtol, maxiter = (options.get(key, defaults[key].default) for key in ("rtol", "maxiter"))
     _warn_uncertified(top, k, rtol, maxiter, what)
     return np.array(top.values, dtype=np.float64)
 

@@ -80,45 +80,21 @@ def _run_explicit(layer: Conv, top_k: int | None, options: dict[str, Any]) -> np
     return values if top_k is None else values[:top_k].copy()
 
 
-register(
-    Method(
-        "lfa",
-        "the symbol by summation over the stencil (LFA), then batched SVD",
-        _fourier("lfa"),
-        lfa_cost,
-        kind="symbol",
-        label="LFA (local summation)",
-        doc="the symbol by summation over the stencil, then batched SVD.",
-        color="#0072B2",
-        marker="o",
-    )
-)
-register(
-    Method(
-        "fft",
-        "numpy FFT of the zero-padded kernel (Sedghi et al. 2019), then batched SVD",
-        _fourier("fft"),
-        fft_cost,
-        kind="symbol",
-        label="FFT (numpy)",
-        doc="numpy FFT of the zero-padded kernel, one axis at a time, then batched SVD.",
-        color="#E69F00",
-        marker="s",
-    )
-)
-register(
-    Method(
-        "fftw",
-        "the same transform through pyFFTW, planned apart, then batched SVD",
-        _fourier("fftw"),
-        fft_cost,
-        kind="symbol",
-        label="FFTW (pyFFTW)",
-        doc="the same transform through pyFFTW, then batched SVD.",
-        color="#D55E00",
-        marker="^",
-    )
-)
+# the three symbol paths: name, help line, cost model, legend label, reference paragraph,
+# colour and marker
+for name, summary, cost, label, doc, color, marker in (
+    ("lfa", "the symbol by summation over the stencil (LFA), then batched SVD", lfa_cost,
+     "LFA (local summation)", "the symbol by summation over the stencil, then batched SVD.",
+     "#0072B2", "o"),
+    ("fft", "numpy FFT of the zero-padded kernel (Sedghi et al. 2019), then batched SVD",
+     fft_cost, "FFT (numpy)",
+     "numpy FFT of the zero-padded kernel, one axis at a time, then batched SVD.",
+     "#E69F00", "s"),
+    ("fftw", "the same transform through pyFFTW, planned apart, then batched SVD", fft_cost,
+     "FFTW (pyFFTW)", "the same transform through pyFFTW, then batched SVD.", "#D55E00", "^"),
+):
+    register(Method(name, summary, _fourier(name), cost, kind="symbol", label=label, doc=doc,
+                    color=color, marker=marker))
 register(
     Method(
         "explicit",
@@ -148,13 +124,10 @@ register(
         "the periodic spectrum built for speed (half plane, compiled kernels, threads)",
         _run_fast,
         fast_cost,
-        kind="compiled",
-        label="fast",
-        color="#882255",
-        marker="P",
         precisions=("double", "single"),
+        kind="compiled",
         doc="the same periodic spectrum built for speed (half the frequency plane, closed "
         "forms and compiled kernels, a thread pool); see :mod:`convbench.fast`.",
+        label="fast", color="#882255", marker="P",
     )
 )
-

@@ -52,27 +52,26 @@ def as_shape(shape: Any, name: str = "shape") -> tuple[int, int]:
         raise TypeError(
             f"{name} must be an int n or a pair (n, m) of ints; got {type(shape).__name__}"
         )
+    first, second = _positive_ints(dims, name)
+    return first, second
+
+
+def _positive_ints(values: Any, name: str) -> tuple[int, ...]:
+    """``values`` as Python ints, each a positive integer, or a clear error naming them."""
     out = []
-    for d in dims:
-        if isinstance(d, bool) or not isinstance(d, (numbers.Integral, np.integer)):
-            raise TypeError(f"{name} entries must be integers; got {d!r}")
-        if d <= 0:
-            raise ValueError(f"{name} entries must be positive; got {d}")
-        out.append(int(d))
-    return out[0], out[1]
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, (numbers.Integral, np.integer)):
+            raise TypeError(f"{name} entries must be integers; got {v!r}")
+        if v <= 0:
+            raise ValueError(f"{name} entries must be positive; got {v}")
+        out.append(int(v))
+    return tuple(out)
 
 
 def _kernel(kernel: Any) -> tuple[int, ...]:
     """``k`` (a 2-D ``k x k`` kernel) or a tuple of 1 to 3 positive sizes."""
     if isinstance(kernel, (tuple, list)) and len(kernel) in (1, 3):
-        out = []
-        for k in kernel:
-            if isinstance(k, bool) or not isinstance(k, (numbers.Integral, np.integer)):
-                raise TypeError(f"kernel entries must be integers; got {k!r}")
-            if k <= 0:
-                raise ValueError(f"kernel entries must be positive; got {k}")
-            out.append(int(k))
-        return tuple(out)
+        return _positive_ints(kernel, "kernel")
     if isinstance(kernel, (tuple, list)) and len(kernel) not in (1, 2, 3):
         raise ValueError(f"kernel must have 1 to 3 sizes; got {tuple(kernel)!r}")
     return as_shape(kernel, "kernel")

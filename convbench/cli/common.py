@@ -75,10 +75,7 @@ def _split(text: str) -> list[str]:
 
 def sizes(text: str) -> tuple[int, ...]:
     """``"3"``, ``"3x5"`` or ``"3,3,3"``: positive ints, 1 to 3 of them."""
-    values = tuple(_int(p, 1) for p in _split(text))
-    if len(values) > 3:
-        raise argparse.ArgumentTypeError(f"{text!r} has {len(values)} sizes; at most 3")
-    return values
+    return _up_to_three(text, 1, "sizes")
 
 
 def input_shape(text: str) -> tuple[int, ...]:
@@ -94,9 +91,14 @@ def input_shape(text: str) -> tuple[int, ...]:
 
 def offsets(text: str) -> tuple[int, ...]:
     """Like :func:`sizes`, non-negative (``--output-padding``)."""
-    values = tuple(_int(p, 0) for p in _split(text))
+    return _up_to_three(text, 0, "values")
+
+
+def _up_to_three(text: str, low: int, what: str) -> tuple[int, ...]:
+    """1 to 3 ints of at least ``low`` from ``text``, or an error counting ``what``."""
+    values = tuple(_int(p, low) for p in _split(text))
     if len(values) > 3:
-        raise argparse.ArgumentTypeError(f"{text!r} has {len(values)} values; at most 3")
+        raise argparse.ArgumentTypeError(f"{text!r} has {len(values)} {what}; at most 3")
     return values
 
 

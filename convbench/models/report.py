@@ -199,20 +199,17 @@ class ModelReport(TableWriter):
         """Product of the layers' ``sigma_max``: an upper bound on the network's
         Lipschitz constant (Euclidean norms) where the model is a plain chain; ``None``
         where it is not, or where a layer has no value."""
-        if not self.chain or not self.layers:
-            return None
-        values = [r.sigma_max for r in self.layers]
-        if any(not math.isfinite(v) for v in values):
-            return None
-        return float(np.prod(values))
+        return self._chain_product([r.sigma_max for r in self.layers])
 
     @property
     def lipschitz_certified(self) -> float | None:
         """Product of the layers' certified bounds, under the same condition."""
-        if not self.chain or not self.layers:
-            return None
-        values = [r.bound for r in self.layers]
-        if any(not math.isfinite(v) for v in values):
+        return self._chain_product([r.bound for r in self.layers])
+
+    def _chain_product(self, values: list[float]) -> float | None:
+        """The product of one value per layer where the model is a plain chain and every
+        value is finite, else ``None``."""
+        if not self.chain or not values or any(not math.isfinite(v) for v in values):
             return None
         return float(np.prod(values))
 
