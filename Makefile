@@ -64,9 +64,11 @@ lint: $(STAMP)
 	$(PY) -m ruff check .
 
 # The documentation site (docs/: Sphinx, numpydoc, the PyData theme, MyST pages), offline,
-# warnings as errors; the API pages are generated into docs/generated/ from the docstrings.
+# warnings as errors, the examples executed; the API pages are generated into
+# docs/generated/ from the docstrings. (make test builds it without executing them.)
 docs: $(STAMP)
-	OPENBLAS_NUM_THREADS=1 $(PY) -m sphinx -W --keep-going -b html docs docs/_build/html
+	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 CONVBENCH_DOCS_EXECUTE=force \
+	  $(PY) -m sphinx -W --keep-going -b html docs docs/_build/html
 
 # npm (the site's libraries), Chromium and ChromeDriver (the site's browser test), from
 # Debian's packages where missing; nothing to do when they are there.

@@ -30,13 +30,14 @@ GUIDE = (
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The site, built once for this module's tests."""
-    for module in ("sphinx", "numpydoc", "myst_parser", "pydata_sphinx_theme"):
+    for module in ("sphinx", "numpydoc", "myst_nb", "pydata_sphinx_theme"):
         try:
             __import__(module)
         except ImportError:  # pragma: no cover - the docs extra is part of `dev`
             pytest.fail(f"{module} is missing: install the docs extra (make venv)")
     out = tmp_path_factory.mktemp("docs")
-    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "PYTHONWARNINGS": ""}
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "PYTHONWARNINGS": "",
+           "CONVBENCH_DOCS_EXECUTE": "off"}
     proc = subprocess.run(
         [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", "html",
          "-d", str(out / "doctrees"), str(DOCS), str(out / "html")],
@@ -72,3 +73,22 @@ def test_every_public_name_has_a_page(site: Path) -> None:
 def test_user_guide_pages(site: Path) -> None:
     for page in [f"guide/{name}.html" for name in GUIDE] + ["index.html", "measured.html"]:
         assert (site / page).is_file(), page
+
+
+def test_examples_page_is_built_unexecuted_here(site: Path) -> None:
+    """``make test`` builds the examples without running them (``make docs`` runs them):
+    the code is on the page, no output is."""
+    page = site / "examples.html"
+    assert page.is_file(), "docs/examples.md is missing from the toctree"
+    raw = page.read_text(encoding="utf-8")
+    code = html.unescape(re.sub(r"<[^>]+>", "", raw))  # highlighted code, tags dropped
+    assert "registry.register(registry.Method(" in code
+    assert "cell_output" not in raw
+
+
+def test_examples_run_only_when_asked() -> None:
+    conf = (DOCS / "conf.py").read_text(encoding="utf-8")
+    assert 'os.environ.get("CONVBENCH_DOCS_EXECUTE", "off")' in conf
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    docs_rule = makefile.split("\ndocs:", 1)[1].split("\n\n", 1)[0]
+    assert "CONVBENCH_DOCS_EXECUTE=force" in docs_rule
