@@ -17,6 +17,10 @@ Two peers:
     includes copying the weights to the device and the values back, and waits for the
     device (``torch.cuda.synchronize``).
 
+For the zero-padded ``sigma_max``, :func:`arpack_sigma_max` is what a user would write
+today: ARPACK (``scipy.sparse.linalg.svds``) on a ``LinearOperator`` built from
+``torch.nn.functional.conv2d`` and its autograd adjoint.
+
 It lives in the suite, not in the library, and is not in the library's registry.
 torch is optional: without it (or without a CUDA device) the cells are skipped with
 that reason. The library has no estimate for a peer; the ``fft`` path does the same
@@ -36,6 +40,8 @@ __all__ = [
     "PEERS",
     "PROXY",
     "TorchPeer",
+    "TorchThreads",
+    "arpack_sigma_max",
     "reason",
     "torch_module",
 ]
@@ -74,6 +80,63 @@ def reason(peer: str) -> str | None:
     return None
 
 
+def arpack_sigma_max(
+    weight: np.ndarray, n: int, stride: int, padding: int, tol: float = 1e-10
+) -> float:
+    """The zero-padded layer's ``sigma_max`` by ARPACK on torch's ``conv2d``.
+
+    ``scipy.sparse.linalg.svds(k=1, tol=tol)`` on a ``LinearOperator`` whose matvec is
+    ``torch.nn.functional.conv2d`` (float64, batch 1, input ``n x n``) and whose rmatvec
+    is its autograd adjoint (``torch.autograd.functional.vjp``). torch's own thread
+    count is the caller's to set (``torch.set_num_threads``).
+    """
+    import math
+
+    import scipy.sparse.linalg as sla
+
+    torch = torch_module()
+    if isinstance(torch, str):
+        raise NotImplementedError(torch)
+    conv2d = torch.nn.functional.conv2d
+    wt = torch.from_numpy(np.ascontiguousarray(weight, dtype=np.float64))
+    shape = (1, weight.shape[1], n, n)
+    x0 = torch.zeros(shape, dtype=torch.float64)
+    out_shape = conv2d(x0, wt, stride=stride, padding=padding).shape
+
+    def forward(x: Any) -> Any:
+        return conv2d(x, wt, stride=stride, padding=padding)
+
+    def mv(v: np.ndarray) -> np.ndarray:
+        return forward(torch.from_numpy(np.ascontiguousarray(v).reshape(shape))).numpy().ravel()
+
+    def rmv(u: np.ndarray) -> np.ndarray:
+        y = torch.from_numpy(np.ascontiguousarray(u).reshape(out_shape))
+        return torch.autograd.functional.vjp(forward, x0, y)[1].numpy().ravel()
+
+    op = sla.LinearOperator((math.prod(out_shape), math.prod(shape)), matvec=mv,
+                            rmatvec=rmv, dtype=np.float64)
+    return float(sla.svds(op, k=1, tol=tol, return_singular_vectors=False,
+                          random_state=0)[0])
+
+
+class TorchThreads:
+    """``torch.set_num_threads(threads)`` until :meth:`restore` (``NotImplementedError``
+    with the reason where torch cannot be used)."""
+
+    def __init__(self, threads: int) -> None:
+        torch = torch_module()
+        if isinstance(torch, str):
+            raise NotImplementedError(torch)
+        self.torch = torch
+        self._previous = torch.get_num_threads()
+        torch.set_num_threads(int(threads))
+        self.threads = torch.get_num_threads()
+
+    def restore(self) -> None:
+        """Put back the torch thread count in force before."""
+        self.torch.set_num_threads(self._previous)
+
+
 class TorchPeer:
     """The torch peer for one weight and input size, split into its two steps.
 
@@ -109,15 +172,14 @@ class TorchPeer:
         self.cuda = peer == "torch-cuda"
         self.device = "cuda" if self.cuda else "cpu"
         self.n = int(n)
-        self._previous_threads = self.torch.get_num_threads()
-        self.torch.set_num_threads(int(threads))
-        self.threads = self.torch.get_num_threads()
+        self._threads = TorchThreads(threads)
+        self.threads = self._threads.threads
         self.host_weight = np.ascontiguousarray(weight)
         self.weight = self.torch.from_numpy(self.host_weight).to(self.device)
 
     def restore(self) -> None:
         """Put back the torch thread count in force before this peer was made."""
-        self.torch.set_num_threads(self._previous_threads)
+        self._threads.restore()
 
     def sync(self) -> None:
         """Wait for the device (CUDA); nothing on the CPU."""

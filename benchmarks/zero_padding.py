@@ -4,6 +4,12 @@
     ``sigma_max`` of the zero-padded operator by Lanczos
     (``singular_values(..., method="explicit", boundary="zero", top_k=1)``; matrix-free
     above ``convbench.budget.MATRIX_FREE_NNZ`` nonzeros);
+:class:`TimeTopOneTargets`
+    the same on the zero-padding speed targets: a YOLOv8n detector layer (64x32x3x3,
+    stride 2, at 80x80, one thread) against ARPACK on torch's ``conv2d``
+    (:func:`benchmarks.torch_peer.arpack_sigma_max`, what a user would write), and a
+    64-channel 3x3 layer at 256x256 on two threads (skipped by the time limit unless
+    ``CONVBENCH_BENCH_MAX_SECONDS`` allows it);
 :class:`TimeNormBound`
     :func:`convbench.spectral_norm_bound`, the certified upper bound (independent of n);
 :class:`TimeApproximate`
@@ -22,21 +28,26 @@ import convbench
 from convbench.boundary import MODELS
 from convbench.errors import spectrum_errors
 
+from . import torch_peer
 from .common import (
     BOUNDARY_N,
     CHANNELS,
     FIXED_THREADS,
+    LARGE_MAX_SECONDS,
     MAX_SECONDS,
     N_VALUES,
     REFERENCE_MAX_SECONDS,
+    SEED,
     Case,
     Tracked,
     check,
     check_tier,
     feasible,
+    feasible_layer,
     in_tier,
     limit_threads,
     predicted,
+    predicted_layer,
     tier_cells,
     weights,
 )
@@ -65,6 +76,70 @@ class TimeTopOne(Case):
 
     def time_top_one(self, n: int, c: int) -> None:
         convbench.singular_values(self.w, n, method="explicit", boundary="zero", top_k=1)
+
+
+#: The speed targets of the exact zero-padded sigma_max: cout, cin, input size n,
+#: stride and threads (3x3 kernels, padding 1, seeded PyTorch-default weights).
+TARGET_CELLS = {
+    "detector": (64, 32, 80, 2, 1),
+    "n256-c64": (64, 64, 256, 1, 2),
+}
+#: convbench, and the reference a user would write (on the detector cell).
+TARGET_PATHS = ("convbench", "arpack-torch")
+#: ARPACK's tolerance (``svds(tol=...)``); convbench runs at its own, no looser.
+ARPACK_TOL = 1e-10
+#: ARPACK on torch's time over convbench's, for the skip rule and the plan (measured
+#: 3.1 to 3.6 on the detector cell at 428e11f, taken as 4).
+ARPACK_FACTOR = 4.0
+
+
+class TimeTopOneTargets(Case):
+    """Seconds for the exact zero-padded ``sigma_max`` of the target cells."""
+
+    params = (list(TARGET_CELLS), list(TARGET_PATHS))
+    param_names = ("cell", "path")
+    version = "1"
+    tracked = tier_cells(cell=("detector",))
+    # seconds a call: 1 to 3 samples, up to LARGE_MAX_SECONDS predicted
+    repeat = (1, 3, 1.0)
+
+    def threads_for(self, cell: str, path: str) -> int:
+        return TARGET_CELLS[cell][4]
+
+    def _layer(self, cell: str) -> convbench.Conv:
+        cout, cin, n, stride, _threads = TARGET_CELLS[cell]
+        w = convbench.pytorch_default(cout, cin, 3, seed=SEED)
+        return convbench.as_layer(w, n, stride=stride, padding=1, boundary="zero")
+
+    def skip_reason(self, cell: str, path: str) -> str | None:
+        if path == "arpack-torch":
+            if cell != "detector":
+                return ("ARPACK on torch is the reference of the detector cell; the "
+                        "n = 256 target is a time of its own (60 s)")
+            why = torch_peer.reason("torch")
+            if why is None and self.predict(cell, path)[1] > LARGE_MAX_SECONDS:
+                why = (f"ARPACK on torch predicted ~{self.predict(cell, path)[1]:.0f} s "
+                       f"> limit {LARGE_MAX_SECONDS:.0f} s")
+            return why
+        return feasible_layer("explicit", self._layer(cell), top_k=1,
+                              max_seconds=LARGE_MAX_SECONDS)
+
+    def predict(self, cell: str, path: str) -> tuple[float, float]:
+        seconds = predicted_layer("explicit", self._layer(cell), top_k=1)
+        return 0.0, ARPACK_FACTOR * seconds if path == "arpack-torch" else seconds
+
+    def prepare(self, cell: str, path: str) -> None:
+        self.layer = self._layer(cell)
+        self.peer = None
+        if path == "arpack-torch":  # torch's own pool, restored in teardown
+            self.peer = torch_peer.TorchThreads(self.threads)
+
+    def time_top_one(self, cell: str, path: str) -> None:
+        if path == "arpack-torch":
+            _cout, _cin, n, stride, _threads = TARGET_CELLS[cell]
+            torch_peer.arpack_sigma_max(self.layer.weight, n, stride, 1, ARPACK_TOL)
+        else:
+            convbench.singular_values(self.layer, method="explicit", top_k=1)
 
 
 class TimeNormBound(Case):

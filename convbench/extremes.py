@@ -36,7 +36,6 @@ import scipy.sparse.linalg
 
 from .bounds import torus_layer
 from .costs import nonzeros
-from .embedding import size_bound
 from .explicit import assemble
 from .krylov import ConvergenceWarning, certified_top_values
 from .layer import Conv, takes_layer
@@ -161,17 +160,19 @@ def _smooth_start(layer: Conv, theta: Any = None) -> np.ndarray:
     without a component in a group never sees it, so every group gets its own wave
     (its own block's vector at ``theta*``), with equal weight: at small sizes the top
     value may sit in another group than the symbol's maximum. ``theta*`` is the one
-    :func:`convbench.embedding.size_bound` locates at the layer's own size (the
-    maximiser over the frequencies of the torus that embeds it), or the one given (a
-    caller that has computed a bound already); the start vector only speeds Lanczos up,
-    the result does not depend on it. (The branch and bound of
-    :func:`convbench.bounds.spectral_norm_bound` finds the torus maximiser to any
-    precision, but it took 250 s of a 2.6 s sigma_max on a 512-channel 3x3 layer at
-    7 x 7, where the size bound's maximiser took 2.9 s and started Lanczos as well.)
+    maximiser of the block norms on a coarse grid of the torus, refined once on a finer
+    grid around it (:func:`_coarse_maximiser`), or the one given (a caller that has
+    computed a bound already, such as :func:`convbench.embedding.size_bound`'s); the
+    start vector only speeds Lanczos up, the result does not depend on it. (The branch
+    and bound of :func:`convbench.bounds.spectral_norm_bound` finds the torus maximiser
+    to any precision, but it took 250 s of a 2.6 s sigma_max on a 512-channel 3x3 layer
+    at 7 x 7; the size bound's maximiser took 0.65 s of 1.8 s on a 64x32 stride-2 layer
+    at 80 x 80, where the coarse grid's is about ten times cheaper and starts Lanczos as
+    well.)
     """
     torus = torus_layer(layer)
     if theta is None:
-        theta = size_bound(layer, rtol=1e-3).theta
+        theta = _coarse_maximiser(torus)
     theta = np.array(theta, dtype=np.float64)
     blocks = symbol_points(torus.polyphase(), theta[None])[0]  # (groups, rows, cols)
     left, right = _top_pairs(blocks)
@@ -196,6 +197,61 @@ def _smooth_start(layer: Conv, theta: Any = None) -> np.ndarray:
     flat = ~np.any(x.reshape(layer.groups, -1), axis=1)
     x[flat] = np.imag(part[flat])  # real part vanished (degenerate phase): imaginary part
     return np.ascontiguousarray(x).ravel()
+
+
+#: Points of the coarse grid of :func:`_coarse_maximiser` (per dimension: its d-th root)
+COARSE_POINTS = 256
+
+
+def _gram_coefficients(torus: Conv) -> tuple[np.ndarray, np.ndarray]:
+    """The Gram matrices of the periodic layer's blocks as a trigonometric polynomial.
+
+    With ``B(t) = sum_a K_a exp(i <t, a + o>)`` (taps ``a``) on the smaller side,
+    ``G(t) = B(t) B(t)^H = sum_delta C_delta exp(i <t, delta>)`` over the differences
+    ``delta`` of two taps, ``2 k - 1`` of them per dimension. The ``C_delta`` are
+    exactly the inverse DFT of ``G`` on a grid of ``2 k - 1`` points per dimension.
+
+    Returns
+    -------
+    deltas : numpy.ndarray
+        ``(D, d)`` integer differences.
+    coefficients : numpy.ndarray
+        ``(D, groups, s, s)`` complex ``C_delta``, ``s`` the block's smaller side.
+    """
+    poly = torus.polyphase()
+    sizes = [2 * k - 1 for k in poly.taps]
+    axes = [np.arange(m) * 2 * np.pi / m for m in sizes]
+    pts = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, torus.d)
+    blocks = symbol_points(poly, pts)  # (P, groups, rows, cols)
+    if blocks.shape[-2] > blocks.shape[-1]:
+        blocks = np.ascontiguousarray(blocks.conj().swapaxes(-1, -2))
+    gram = blocks @ np.ascontiguousarray(blocks.conj().swapaxes(-1, -2))
+    shifts = [np.arange(m) - (m - 1) // 2 for m in sizes]  # -(k-1) .. k-1
+    deltas = np.stack(np.meshgrid(*shifts, indexing="ij"), axis=-1).reshape(-1, torus.d)
+    phases = np.exp(-1j * deltas @ pts.T) / len(pts)  # (D, P)
+    coefficients = (phases @ gram.reshape(len(pts), -1)).reshape(len(deltas), *gram.shape[1:])
+    return deltas, coefficients
+
+
+def _coarse_maximiser(torus: Conv, points: int = COARSE_POINTS) -> np.ndarray:
+    """The frequency where the periodic layer's block norm is largest on a grid of about
+    ``points`` frequencies, then on as fine a grid again one coarse cell around it.
+
+    The blocks' Gram matrices at any frequency are one small GEMM from their
+    coefficients (:func:`_gram_coefficients`); each norm is the top eigenvalue.
+    """
+    deltas, coefficients = _gram_coefficients(torus)
+    flat = coefficients.reshape(len(deltas), -1)
+    per = max(4, round(points ** (1 / torus.d)))
+    step = 2 * np.pi / per
+    centre = np.zeros(torus.d)
+    for grid in (np.arange(per) * step, (np.arange(per) - per // 2) * step / (per // 2)):
+        axes = [c + grid for c in centre]
+        pts = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, torus.d)
+        gram = (np.exp(1j * pts @ deltas.T) @ flat).reshape(len(pts), *coefficients.shape[1:])
+        top = np.linalg.eigvalsh(gram)[..., -1].max(axis=-1)
+        centre = pts[int(np.argmax(top))]
+    return np.mod(centre, 2 * np.pi)
 
 
 def _top_pairs(blocks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

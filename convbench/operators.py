@@ -207,6 +207,9 @@ class LayerOperator(scipy.sparse.linalg.LinearOperator):
         ):
             last = s * (p - 1) + dl * (k - 1) - b  # largest read
             self._pads.append((b, max(0, last - (n - 1))))
+        # the layer's derived sizes, read on every tap of every product
+        self._fwd_in, self._fwd_out = layer.fwd_in, layer.fwd_out
+        self._steps = tuple(zip(layer.stride, layer.dilation, self._fwd_out, strict=True))
         super().__init__(dtype=np.float64, shape=(layer.rows, layer.cols))
 
     def _chunk_rows(self, nvec: int) -> int:
@@ -217,11 +220,8 @@ class LayerOperator(scipy.sparse.linalg.LinearOperator):
 
     def _tap_slices(self, tap: tuple[int, ...], r0: int, r1: int) -> tuple[slice, ...]:
         """The padded input's positions that tap ``tap`` reads for output rows r0..r1."""
-        layer = self.layer
         out = []
-        for dim, (a, s, dl, p) in enumerate(
-            zip(tap, layer.stride, layer.dilation, layer.fwd_out, strict=True)
-        ):
+        for dim, (a, (s, dl, p)) in enumerate(zip(tap, self._steps, strict=True)):
             lo, hi = (r0, r1) if dim == 0 else (0, p)
             start = s * lo + dl * a
             out.append(slice(start, start + s * (hi - lo - 1) + 1, s))
@@ -231,10 +231,10 @@ class LayerOperator(scipy.sparse.linalg.LinearOperator):
         layer = self.layer
         g, co, ci = layer.groups, layer.group_out, layer.group_in
         nvec = x.shape[1]
-        xs = np.asarray(x, dtype=np.float64).reshape(g, ci, *layer.fwd_in, nvec)
+        xs = np.asarray(x, dtype=np.float64).reshape(g, ci, *self._fwd_in, nvec)
         mode = "wrap" if layer.boundary == "periodic" else "constant"
         xp = np.pad(xs, ((0, 0), (0, 0), *self._pads, (0, 0)), mode=mode)
-        out = layer.fwd_out
+        out = self._fwd_out
         y = np.empty((g, co, *out, nvec))
         rows = self._chunk_rows(nvec)
         rest = math.prod(out[1:]) * nvec
@@ -252,9 +252,9 @@ class LayerOperator(scipy.sparse.linalg.LinearOperator):
         layer = self.layer
         g, co, ci = layer.groups, layer.group_out, layer.group_in
         nvec = y.shape[1]
-        out = layer.fwd_out
+        out = self._fwd_out
         ys = np.asarray(y, dtype=np.float64).reshape(g, co, out[0], -1)
-        padded = [b + n + a for n, (b, a) in zip(layer.fwd_in, self._pads, strict=True)]
+        padded = [b + n + a for n, (b, a) in zip(self._fwd_in, self._pads, strict=True)]
         xp = np.zeros((g, ci, *padded, nvec))
         rows = self._chunk_rows(nvec)
         for r0 in range(0, out[0], rows):
@@ -263,8 +263,12 @@ class LayerOperator(scipy.sparse.linalg.LinearOperator):
             part = part.reshape(g, len(self._taps), ci, r1 - r0, *out[1:], nvec)
             for t, tap in enumerate(self._taps):
                 xp[(slice(None), slice(None), *self._tap_slices(tap, r0, r1))] += part[:, t]
-        for dim, (n, (b, _a)) in enumerate(zip(layer.fwd_in, self._pads, strict=True)):
-            xp = _fold(xp, dim + 2, b, n, layer.boundary == "periodic")
+        if layer.boundary == "zero":  # reads outside the input were zeros: crop, once
+            crop = tuple(slice(b, b + n) for n, (b, _a) in zip(self._fwd_in, self._pads,
+                                                                strict=True))
+            return xp[(slice(None), slice(None), *crop)].reshape(-1, nvec)
+        for dim, (n, (b, _a)) in enumerate(zip(self._fwd_in, self._pads, strict=True)):
+            xp = _fold(xp, dim + 2, b, n, True)
         return xp.reshape(-1, nvec)
 
     def _matmat(self, x: np.ndarray) -> np.ndarray:

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import math
 import os
 import platform
 import statistics
@@ -34,40 +33,15 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(ROOT))
 
 from provenance import commit, new_path  # noqa: E402
+
+from benchmarks.torch_peer import arpack_sigma_max  # noqa: E402
 
 OUT = ROOT / "measurements" / "targets"
 #: The detector layer: (cout, cin, k), stride, padding, input size.
 DETECTOR = {"cout": 64, "cin": 32, "k": 3, "stride": 2, "padding": 1, "n": 80}
-
-
-def arpack_sigma_max(weight: Any, n: int, stride: int, padding: int, tol: float) -> float:
-    """ARPACK on torch's conv2d and its autograd adjoint: what a user would write."""
-    import numpy as np
-    import scipy.sparse.linalg as sla
-    import torch
-
-    F = torch.nn.functional
-    wt = torch.from_numpy(weight)
-    shape = (1, weight.shape[1], n, n)
-    x0 = torch.zeros(shape, dtype=torch.float64)
-    out_shape = F.conv2d(x0, wt, stride=stride, padding=padding).shape
-
-    def mv(v: Any) -> Any:
-        x = torch.from_numpy(np.ascontiguousarray(v).reshape(shape))
-        return F.conv2d(x, wt, stride=stride, padding=padding).numpy().ravel()
-
-    def rmv(u: Any) -> Any:
-        y = torch.from_numpy(np.ascontiguousarray(u).reshape(out_shape))
-        _, back = torch.autograd.functional.vjp(
-            lambda x: F.conv2d(x, wt, stride=stride, padding=padding), x0, y)
-        return back.numpy().ravel()
-
-    op = sla.LinearOperator((math.prod(out_shape), math.prod(shape)), matvec=mv,
-                            rmatvec=rmv, dtype=np.float64)
-    return float(sla.svds(op, k=1, tol=tol, return_singular_vectors=False,
-                          random_state=0)[0])
 
 
 def timed(func: Any) -> tuple[float, Any]:

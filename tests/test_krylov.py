@@ -16,7 +16,7 @@ import scipy.sparse.linalg
 from test_layers import reference_matrix
 
 import convbench as cb
-from convbench import budget, explicit, extremes, krylov, operators
+from convbench import costs, explicit, extremes, krylov, operators
 
 RTOL = 1e-9  # every value within RTOL * sigma_max of the dense reference
 
@@ -52,7 +52,7 @@ def test_every_copy_of_a_repeated_top_value(case, route, monkeypatch):
     assert _multiplicity(exact) == copies
     assert exact[copies] < exact[0] * (1 - 1e-6)  # the next value is another one
     if route == "matrix-free":
-        monkeypatch.setattr(budget, "MATRIX_FREE_NNZ", 1)
+        monkeypatch.setattr(costs, "MATRIX_FREE_NNZ", 1)
     for k in (copies - 1, copies, copies + 1):  # below, at and above the multiplicity
         if k < 1:
             continue

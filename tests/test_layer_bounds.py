@@ -14,7 +14,7 @@ from test_layers import reference_matrix, reference_values
 
 import convbench as cb
 from convbench import boundary as zp
-from convbench import bounds, budget, extremes, operators, passes, stream
+from convbench import bounds, costs, extremes, operators, passes, stream
 from convbench.fast import halfspace
 
 # (weight shape, layer options, input sizes that every boundary accepts)
@@ -240,7 +240,7 @@ def test_matrix_free_top_k_keeps_uneven_padding(monkeypatch):
     w = weights((2, 2, 3, 3), 8)
     pad = ((1, 3), (1, 0))
     exact = reference_values(w, (6, 6), boundary="zero", padding=pad)[:2]
-    monkeypatch.setattr(budget, "MATRIX_FREE_NNZ", 1)
+    monkeypatch.setattr(costs, "MATRIX_FREE_NNZ", 1)
     got = cb.singular_values(w, 6, method="explicit", boundary="zero", padding=pad, top_k=2)
     np.testing.assert_allclose(got, exact, rtol=1e-8)
 

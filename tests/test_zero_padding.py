@@ -10,7 +10,7 @@ import pytest
 
 import convbench as cb
 from convbench import boundary as zp
-from convbench import budget, extremes, operators
+from convbench import costs, extremes, operators
 
 CASES = [
     # (cout, cin, kh, kw, n, m)
@@ -73,7 +73,7 @@ def test_explicit_top_k_goes_matrix_free_above_the_threshold(monkeypatch):
         called.append(args)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(budget, "MATRIX_FREE_NNZ", 10)
+    monkeypatch.setattr(costs, "MATRIX_FREE_NNZ", 10)
     monkeypatch.setattr(extremes, "layer_top_values", spy)
     free = cb.singular_values(w, (9, 8), method="explicit", boundary="zero", top_k=2)
     assert called, "the matrix-free route was not taken"
