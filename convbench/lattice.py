@@ -12,8 +12,12 @@ one is solved once and its values counted that many times. When ``d`` divides th
 padded grid every class is the same layer, which is why such layers repeat their top
 value ``prod(d)`` times.
 
-:func:`sublattices` returns the distinct layers with their multiplicities;
-:func:`merge` joins their values.
+A grouped layer is block-diagonal over its groups in the same way: each group is a
+layer of its own (:func:`group_layers`), and groups with equal weights (depthwise layers
+with equal channels, channels repeated in blocks) are one layer counted that many times.
+
+:func:`sublattices` and :func:`group_layers` return the distinct layers with their
+multiplicities; :func:`merge` joins their values.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import numpy as np
 
 from .layer import Conv
 
-__all__ = ["merge", "sublattices"]
+__all__ = ["group_layers", "merge", "repeated_groups", "sublattices"]
 
 
 def _axis_classes(
@@ -82,6 +86,47 @@ def sublattices(layer: Conv) -> list[tuple[Conv, int]] | None:
         count = math.prod(c[1] for c in combo)
         out.append((layer.replace(shape=size, padding=pads, dilation=1), count))
     return out
+
+
+def group_layers(layer: Conv) -> list[tuple[Conv, int]]:
+    """The distinct groups of a layer, each as an ungrouped layer, with the number of
+    groups whose weights are the same, in the order of their first group.
+
+    Parameters
+    ----------
+    layer : Conv
+        A validated layer (a single group gives itself, counted once).
+
+    Returns
+    -------
+    list of (Conv, int)
+        Layers whose singular values, each counted its multiplicity of times, are the
+        layer's.
+    """
+    if layer.groups == 1:
+        return [(layer, 1)]
+    per = layer.weight.shape[0] // layer.groups  # axis 0 is split into groups
+    seen: dict[bytes, int] = {}
+    out: list[tuple[Conv, int]] = []
+    for g in range(layer.groups):
+        weight = np.ascontiguousarray(layer.weight[g * per:(g + 1) * per])
+        key = weight.tobytes()
+        if key in seen:
+            sub, count = out[seen[key]]
+            out[seen[key]] = (sub, count + 1)
+        else:
+            seen[key] = len(out)
+            out.append((layer.replace(weight=weight, groups=1), 1))
+    return out
+
+
+def repeated_groups(layer: Conv) -> list[tuple[Conv, int]] | None:
+    """:func:`group_layers` where some groups share their weights, else ``None`` (a
+    grouped operator of distinct groups is solved whole)."""
+    if layer.groups == 1:
+        return None
+    parts = group_layers(layer)
+    return parts if len(parts) < layer.groups else None
 
 
 def merge(parts: list[tuple[np.ndarray, int]], total: int, top_k: int | None) -> np.ndarray:

@@ -62,10 +62,12 @@ def _run_explicit(layer: Conv, top_k: int | None, options: dict[str, Any]) -> np
     from .costs import matrix_free
     from .explicit import assemble, dense_singular_values
     from .extremes import layer_top_values
-    from .lattice import merge, sublattices
+    from .lattice import merge, repeated_groups, sublattices
 
     parts = sublattices(layer)
-    if parts is not None:  # dilated: independent layers on sub-lattices, each solved once
+    if parts is None:
+        parts = repeated_groups(layer)
+    if parts is not None:  # dilated, or equal groups: independent layers, each solved once
         found = []
         for sub, count in parts:
             k = None if top_k is None or top_k >= sub.n_values else top_k

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 import convbench as cb
-from convbench.lattice import merge, sublattices
+from convbench import extremes
+from convbench.lattice import group_layers, merge, repeated_groups, sublattices
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
@@ -92,3 +93,48 @@ def test_merge_counts_copies_and_pads_with_zeros():
     np.testing.assert_array_equal(merge(parts, 7, None), [3, 3, 2, 1, 1, 0, 0])
     np.testing.assert_array_equal(merge(parts, 7, 3), [3, 3, 2])
     np.testing.assert_array_equal(merge([], 2, 1), [0])
+
+
+GROUP_CASES = {
+    # (channels, groups, repeated weights: block of groups that repeats, size)
+    "depthwise, 3 equal channels": (3, 3, 1, (9, 9)),
+    "depthwise, 2 x 2 equal": (4, 4, 2, (8, 8)),
+    "grouped, 2 equal groups of 2": (4, 2, 1, (8, 7)),
+}
+
+
+@pytest.mark.parametrize("case", GROUP_CASES, ids=list(GROUP_CASES))
+def test_equal_groups_are_solved_once_and_counted(case, monkeypatch):
+    channels, groups, block, size = GROUP_CASES[case]
+    per = channels // groups
+    rng = np.random.default_rng(len(case))
+    distinct = rng.standard_normal((block * per, per, 3, 3))
+    w = np.concatenate([distinct] * (groups // block))  # groups repeat in blocks
+    ref = torch_values(w, size, padding=(1, 1), dilation=1, groups=groups)
+    layer = cb.as_layer(w, size, boundary="zero", groups=groups)
+    parts = group_layers(layer)
+    assert len(parts) == block and all(c == groups // block for _s, c in parts)
+    again = repeated_groups(layer)
+    assert again is not None and [c for _s, c in again] == [c for _s, c in parts]
+    for (a, _), (b, _) in zip(again, parts, strict=True):
+        np.testing.assert_array_equal(a.weight, b.weight)
+    solved = []
+    real = extremes.layer_top_values
+
+    def spy(sub, *args, **kwargs):
+        solved.append(sub.groups)
+        return real(sub, *args, **kwargs)
+
+    monkeypatch.setattr(extremes, "layer_top_values", spy)
+    copies = groups // block
+    for k in sorted({1, copies - 1, copies, copies + 1} - {0}):
+        solved.clear()
+        top = cb.singular_values(layer, method="explicit", top_k=k)
+        np.testing.assert_allclose(top, ref[:k], rtol=0, atol=RTOL * ref[0])
+        assert solved and set(solved) == {1}, "the groups were not solved apart"
+    np.testing.assert_allclose(cb.singular_values(layer, method="explicit"), ref,
+                               rtol=0, atol=RTOL * ref[0])
+    # distinct groups are solved whole
+    other = cb.as_layer(rng.standard_normal((channels, per, 3, 3)), size, boundary="zero",
+                        groups=groups)
+    assert repeated_groups(other) is None and len(group_layers(other)) == groups

@@ -19,7 +19,7 @@ import numpy as np
 from ..blas import blas_threads, check_threads, default_threads
 from ..embedding import size_bound
 from ..extremes import layer_top_certified
-from ..lattice import sublattices
+from ..lattice import group_layers, sublattices
 from ..layer import Conv, as_layer
 from ..spectrum import singular_values
 from .report import LayerRecord
@@ -90,7 +90,8 @@ def certified_sigma_max(
     A dilated layer of stride 1 is the direct sum of layers on sub-lattices
     (:func:`convbench.lattice.sublattices`): the largest of theirs.
     A grouped layer is block-diagonal over its groups, so its norm is the largest
-    group's. Lanczos on the whole operator converges slowly when several groups share
+    group's; groups with equal weights are one (:func:`convbench.lattice.group_layers`).
+    Lanczos on the whole operator converges slowly when several groups share
     nearly the same top value, so each group is taken alone, largest bound first; a
     group whose bound (:func:`_tap_bound`, then the certified symbol bound) is below the
     largest value found cannot hold the maximum and is skipped.
@@ -107,15 +108,14 @@ def certified_sigma_max(
         return max((certified_sigma_max(sub) for sub, _count in parts), key=lambda t: t[0])
     if layer.groups == 1:
         return _exact_top(layer, theta)
-    g = layer.groups
-    per = layer.weight.shape[0] // g
-    weights = [layer.weight[i * per:(i + 1) * per] for i in range(g)]
-    order = sorted(range(g), key=lambda i: -_tap_bound(weights[i]))
+    groups = [sub for sub, _count in group_layers(layer)]  # equal groups once
+    bounds = [_tap_bound(sub.weight) for sub in groups]
+    order = sorted(range(len(groups)), key=lambda i: -bounds[i])
     best, certificate = 0.0, 0.0
     for i in order:
-        if _tap_bound(weights[i]) <= best:
+        if bounds[i] <= best:
             break
-        group = layer.replace(weight=weights[i], groups=1)
+        group = groups[i]
         if best > 0 and size_bound(group).upper <= best:
             continue
         value, residual = _exact_top(group)
