@@ -80,10 +80,10 @@ class LayerRecord:
         return row
 
 
-def _plain(value: Any) -> Any:
+def json_ready(value: Any) -> Any:
     """JSON-ready: tuples to lists, non-finite floats to None."""
     if isinstance(value, tuple):
-        return [_plain(v) for v in value]
+        return [json_ready(v) for v in value]
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
@@ -228,7 +228,7 @@ class ModelReport(TableWriter):
             "lipschitz_bound": self.lipschitz_bound,
             "lipschitz_certified": self.lipschitz_certified,
             "estimate_methods": list(self.estimate_methods),
-            "estimate_products": {m: _plain(v) for m, v in self.estimate_products().items()},
-            "layers": [{c: _plain(v) for c, v in row.items()} for row in self.rows()],
+            "estimate_products": {m: json_ready(v) for m, v in self.estimate_products().items()},
+            "layers": [{c: json_ready(v) for c, v in row.items()} for row in self.rows()],
         }
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .compute import layer_records
-from .report import COLUMNS, ModelReport, TableWriter, _plain
+from .report import COLUMNS, ModelReport, TableWriter, json_ready
 
 __all__ = ["SWEEP_COLUMNS", "SweepReport", "sweep"]
 
@@ -54,7 +54,7 @@ class SweepReport(TableWriter):
         return {
             "models": [{"model": name, **report.to_dict()}
                        for name, report in zip(self.names, self.reports, strict=True)],
-            "rows": [{c: _plain(v) for c, v in row.items()} for row in self.rows()],
+            "rows": [{c: json_ready(v) for c, v in row.items()} for row in self.rows()],
         }
 
 
