@@ -37,7 +37,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from provenance import new_path  # noqa: E402
+from provenance import write_record  # noqa: E402
 
 OUT = ROOT / "measurements" / "targets"
 WORKLOADS = ("resnet50", "yolov8n")
@@ -126,9 +126,7 @@ def main(argv: list[str] | None = None) -> int:
               f"values {checks['old']:.12g} / {checks['new']:.12g}")
     record = {"commits": commits, "node": platform.node(), "cpu_count": os.cpu_count(),
               "repeats": args.repeats, "runs": runs, "summary": summary}
-    path = new_path(args.out_dir, f"models-ab-{commits['new']}")
-    path.write_text(json.dumps(record, indent=1) + "\n")
-    print(f"wrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+    write_record(args.out_dir, f"models-ab-{commits['new']}", record, ROOT)
     return 0
 
 

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -31,4 +32,14 @@ def new_path(folder: Path, stem: str) -> Path:
     while path.exists():
         k += 1
         path = folder / f"{stem}-{k}.json"
+    return path
+
+
+def write_record(folder: Path, stem: str, record: dict, root: Path | None = None) -> Path:
+    """Write ``record`` as JSON to :func:`new_path` ``(folder, stem)`` (never over another
+    file), say where (relative to ``root`` when inside it), and return the path."""
+    path = new_path(folder, stem)
+    path.write_text(json.dumps(record, indent=1) + "\n")
+    shown = path.relative_to(root) if root is not None and path.is_relative_to(root) else path
+    print(f"wrote {shown}")
     return path

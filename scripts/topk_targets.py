@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
 import platform
 import statistics
@@ -35,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(ROOT))
 
-from provenance import commit, new_path  # noqa: E402
+from provenance import commit, write_record  # noqa: E402
 
 from benchmarks.torch_peer import arpack_sigma_max  # noqa: E402
 
@@ -108,9 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"n = 256, 64 channels, {args.threads} threads: {t:.1f} s (target <= 60 s); "
               f"sigma_max {v:.10g} <= bound {bound:.10g}: {v <= bound}")
     record["finished"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-    path = new_path(args.out_dir, f"topk-{record['commit']}")
-    path.write_text(json.dumps(record, indent=1) + "\n")
-    print(f"wrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+    write_record(args.out_dir, f"topk-{record['commit']}", record, ROOT)
     return 0
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -23,3 +24,11 @@ def test_the_commit_is_the_checkouts_own():
     head = subprocess.run(["git", "rev-parse", "--short=8", "HEAD"], cwd=ROOT,
                           capture_output=True, text=True, check=True).stdout.strip()
     assert provenance.commit(ROOT).split("+")[0] == head
+
+
+def test_a_record_is_written_under_a_new_name(tmp_path, capsys):
+    first = provenance.write_record(tmp_path, "topk-abc", {"a": 1}, tmp_path)
+    second = provenance.write_record(tmp_path, "topk-abc", {"a": 2}, tmp_path)
+    assert (first.name, second.name) == ("topk-abc.json", "topk-abc-2.json")
+    assert json.loads(first.read_text()) == {"a": 1}
+    assert "wrote topk-abc-2.json" in capsys.readouterr().out
