@@ -28,6 +28,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -147,14 +148,19 @@ def requests_made(driver: Any) -> list[str]:
     return urls
 
 
-def wait_for(driver: Any, script: str, what: str) -> Any:
-    """Poll ``script`` (JavaScript returning a value) until it is truthy; that value."""
+def wait_for(driver: Any, script: str, what: str,
+             done: Callable[[Any], bool] = bool) -> Any:
+    """Poll ``script`` (JavaScript returning a value) until ``done`` holds for its value
+    (default: it is truthy); that value."""
     from selenium.common.exceptions import TimeoutException
     from selenium.webdriver.support.ui import WebDriverWait
 
+    def ready(d: Any) -> Any:
+        value = d.execute_script(script)
+        return value if value and done(value) else None
+
     try:
-        return WebDriverWait(driver, TIMEOUT, poll_frequency=0.2).until(
-            lambda d: d.execute_script(script))
+        return WebDriverWait(driver, TIMEOUT, poll_frequency=0.2).until(ready)
     except TimeoutException:
         logs = driver.get_log("browser")
         pytest.fail(f"timed out waiting for {what}; browser console: {logs[-5:]}")
@@ -207,8 +213,10 @@ return series.map(function (s) { return [s.label, s.data, !!s.lines.show]; });
 
 
 @pytest.fixture(scope="module")
-def visit(site: Path, browser: Any) -> dict[str, Any]:
+def visit(site: Path, browser: Any, results: Path) -> dict[str, Any]:
     """One user's visit: grid, one benchmark's page, regressions; what each showed."""
+    # the page loads each machine's graph on its own: wait for every machine's lines
+    machines = {key[0] for key in expected_runs(results, BENCHMARK)}
     seen: dict[str, Any] = {"requests": []}
     with asv_site.serving(site) as url:
         seen["url"] = url
@@ -230,8 +238,11 @@ def visit(site: Path, browser: Any) -> dict[str, Any]:
         seen["grid_png"] = screenshot(browser, "site-grid.png", full_page=True)
 
         browser.get(url + "index.html#" + BENCHMARK)
-        seen["series"] = wait_for(browser, "return (function () {" + SERIES + "})()",
-                                  f"the graph of {BENCHMARK}")
+        seen["series"] = wait_for(
+            browser, "return (function () {" + SERIES + "})()", f"the graph of {BENCHMARK}",
+            done=lambda series: machines <= {
+                part.split("-", 1)[1] for label, _, _ in series for part in label.split("; ")
+                if part.startswith("machine-")})
         seen["benchmark_png"] = screenshot(browser, "site-benchmark.png")
 
         browser.get(url + "index.html#/regressions")
