@@ -37,10 +37,12 @@ sys.path.insert(0, str(ROOT))
 from provenance import commit, write_record  # noqa: E402
 
 from benchmarks.torch_peer import arpack_sigma_max  # noqa: E402
+from benchmarks.zero_padding import ARPACK_TOL, TARGET_CELLS  # noqa: E402
 
 OUT = ROOT / "measurements" / "targets"
 #: The detector layer: (cout, cin, k), stride, padding, input size.
-DETECTOR = {"cout": 64, "cin": 32, "k": 3, "stride": 2, "padding": 1, "n": 80}
+_cout, _cin, _n, _stride, _threads = TARGET_CELLS["detector"]  # the suite's cell
+DETECTOR = {"cout": _cout, "cin": _cin, "k": 3, "stride": _stride, "padding": 1, "n": _n}
 
 
 def timed(func: Any) -> tuple[float, Any]:
@@ -79,7 +81,8 @@ def main(argv: list[str] | None = None) -> int:
                 w, d["n"], method="explicit", boundary="zero", top_k=1, **opts)[0])
             samples["convbench"].append(t)
             values["convbench"] = float(v)
-            t, v = timed(lambda: arpack_sigma_max(w, d["n"], d["stride"], d["padding"], 1e-10))
+            t, v = timed(lambda: arpack_sigma_max(w, d["n"], d["stride"], d["padding"],
+                                                  ARPACK_TOL))
             samples["arpack"].append(t)
             values["arpack"] = v
             print(f"detector {r + 1}/{args.repeats}: convbench {samples['convbench'][-1]:.2f} s, "
