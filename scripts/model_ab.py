@@ -13,6 +13,10 @@ Two workloads, each in a fresh process per commit and repeat, alternating the co
     :func:`convbench.models.compute.layer_records`, what ``model_spectra`` runs on a
     model's convolutions (zero boundary: bounds and the exact ``sigma_max``), with
     each commit's defaults.
+``n256``
+    the zero-padding target cell: the exact ``sigma_max`` (``top_k=1``, rtol 1e-9) of
+    a 64-channel 3x3 layer at 256 x 256 (``cb.pytorch_default(64, 64, 3, seed=0)``, as
+    ``topk_targets.py``), on two BLAS threads.
 
 Each commit is a source tree (a ``git worktree``) put first on ``sys.path``; the
 script's own ``architectures.py`` and ``benchmarks`` build the workloads, the same for
@@ -40,7 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from provenance import write_record  # noqa: E402
 
 OUT = ROOT / "measurements" / "targets"
-WORKLOADS = ("resnet50", "yolov8n")
+WORKLOADS = ("resnet50", "yolov8n", "n256")
 
 # one process, one workload, one commit: prints the seconds and a checksum of the values
 CHILD = r"""
@@ -58,6 +62,14 @@ if workload == "resnet50":
     report = cb.model_spectra(module, (1, 3, 224, 224))
     seconds = time.perf_counter() - start
     check = float(np.prod([r.sigma_max for r in report.layers]) ** (1 / len(report.layers)))
+elif workload == "n256":
+    from threadpoolctl import threadpool_limits
+    w = cb.pytorch_default(64, 64, 3, seed=0)
+    with threadpool_limits(2):
+        start = time.perf_counter()
+        check = float(cb.singular_values(w, 256, method="explicit", boundary="zero",
+                                         top_k=1)[0])
+        seconds = time.perf_counter() - start
 else:
     from benchmarks.networks import yolov8n
     from convbench.models.compute import layer_records
@@ -98,7 +110,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("old", type=Path, help="source tree of the older commit")
     ap.add_argument("new", type=Path, help="source tree of the newer commit")
     ap.add_argument("--repeats", type=int, default=2)
-    ap.add_argument("--workloads", nargs="+", choices=WORKLOADS, default=list(WORKLOADS))
+    ap.add_argument("--workloads", nargs="+", choices=WORKLOADS,
+                    default=["resnet50", "yolov8n"])
     ap.add_argument("--out-dir", type=Path, default=OUT)
     args = ap.parse_args(argv)
     if args.repeats < 1:

@@ -1,0 +1,94 @@
+"""The tap-GEMM operator on padded channels-last vectors, against PyTorch itself.
+
+The reference is ``torch.nn.functional.conv2d`` on a zero-padded input and its
+autograd adjoint; neither shares code with :class:`convbench.flat_taps.FlatConv`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.linalg
+
+from convbench import extremes
+from convbench.flat_taps import FlatConv
+from convbench.layer import Conv
+
+torch = pytest.importorskip("torch")
+F = torch.nn.functional
+
+# odd, even and rectangular kernels, a 1x1, rectangular inputs, cout != cin
+CASES = [((5, 3, 3, 3), (7, 9)), ((4, 4, 2, 2), (6, 5)), ((3, 2, 5, 3), (8, 6)),
+         ((2, 3, 1, 1), (4, 4)), ((3, 3, 4, 5), (9, 7))]
+
+
+@pytest.mark.parametrize(("wshape", "shape"), CASES)
+def test_forward_and_adjoint_match_pytorch(wshape, shape):
+    rng = np.random.default_rng(sum(wshape) + sum(shape))
+    w = rng.standard_normal(wshape)
+    cout, cin = wshape[:2]
+    x = rng.standard_normal((cin, *shape))
+    g = rng.standard_normal((cout, *shape))
+    xt = torch.from_numpy(x[None]).requires_grad_(True)
+    kh, kw = wshape[2:]
+    # 'same' as convbench reads it: (k - 1) // 2 zeros before, the rest after
+    pad = ((kw - 1) // 2, kw - 1 - (kw - 1) // 2, (kh - 1) // 2, kh - 1 - (kh - 1) // 2)
+    yt = F.conv2d(F.pad(xt, pad), torch.from_numpy(w))
+    (grad,) = torch.autograd.grad(yt, xt, torch.from_numpy(g[None]))
+    flat = FlatConv(w, *shape)
+    y = flat.forward(flat.pack(x.ravel(), cin)[0])
+    np.testing.assert_allclose(flat.unpack(y[None])[:, 0], yt.detach().numpy().ravel(),
+                               rtol=0, atol=1e-12)
+    back = flat.adjoint(flat.pack(g.ravel(), cout)[0])
+    np.testing.assert_allclose(flat.unpack(back[None])[:, 0], grad.numpy().ravel(),
+                               rtol=0, atol=1e-12)
+    # the pads of every product are zero, so the next product reads zero padding
+    for vec, channels in ((y, cout), (back, cin)):
+        inside = np.zeros_like(vec, dtype=bool)
+        flat.interior(inside)[...] = True
+        assert not np.any(vec[~inside]), channels
+
+
+def test_the_operator_has_the_layers_singular_values():
+    """The padded-space operator, started at zero pads, is the layer: its Gram on the
+    packed identity is the layer's dense Gram (PyTorch reference, as in test_layers)."""
+    from test_layers import reference_matrix
+
+    rng = np.random.default_rng(3)
+    w = rng.standard_normal((3, 2, 3, 3))
+    shape = (5, 4)
+    flat = FlatConv(w, *shape)
+    op = flat.operator()
+    size = 2 * 20
+    packed = flat.pack(np.eye(size), 2).reshape(size, -1).T  # (padded dim, size)
+    gram = np.stack([op.rmatvec(op.matvec(packed[:, j])) for j in range(size)], axis=1)
+    ours = packed.T @ gram
+    dense = reference_matrix(w, shape)
+    np.testing.assert_allclose(ours, dense.T @ dense, rtol=0, atol=1e-12)
+
+
+def test_top_value_on_the_tap_operator_is_the_dense_one():
+    rng = np.random.default_rng(7)
+    w = rng.standard_normal((6, 6, 3, 3))
+    shape = (10, 11)
+    from test_layers import reference_matrix
+
+    dense = scipy.linalg.svdvals(reference_matrix(w, shape))[0]
+    got = extremes.top_singular_values(w, shape, 1, boundary="zero", rtol=1e-11)[0]
+    assert abs(got - dense) <= 1e-10 * dense
+    value, rel = extremes.layer_top_certified(Conv.build(w, shape, boundary="zero"),
+                                              rtol=1e-11)
+    assert abs(value - dense) <= max(rel, 1e-11) * dense
+
+
+def test_only_the_plain_zero_padded_layer_takes_it():
+    rng = np.random.default_rng(1)
+    w = rng.standard_normal((2, 2, 3, 3))
+    plain = Conv.build(w, (6, 6), boundary="zero")
+    op = extremes.operator_of(plain)
+    fast, v0 = extremes._single_vector(plain, op, np.ones(plain.cols))
+    assert fast is not op and v0.size == FlatConv(w, 6, 6).length * 2
+    for other in (Conv.build(w, (6, 6), boundary="periodic"),
+                  Conv.build(w, (6, 6), boundary="zero", stride=2)):
+        op = extremes.operator_of(other)
+        assert extremes._single_vector(other, op, np.ones(other.cols))[0] is op
