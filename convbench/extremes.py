@@ -34,6 +34,7 @@ import scipy.linalg
 import scipy.sparse
 import scipy.sparse.linalg
 
+from . import flat_taps
 from .bounds import torus_layer
 from .costs import nonzeros
 from .explicit import assemble
@@ -41,7 +42,7 @@ from .flat_taps import FlatConv
 from .krylov import ConvergenceWarning, certified_top_values
 from .layer import Conv, takes_layer
 from .memory import check_memory
-from .operators import ConvOperator, operator_of
+from .operators import operator_of
 from .svd import sort_descending
 from .symbols import symbol_points
 
@@ -132,7 +133,7 @@ def _single_vector(
     zero-padded layer the tap-GEMM operator on padded channels-last vectors
     (:class:`convbench.flat_taps.FlatConv`, about twice as fast as im2col at 256 x 256
     with 64 channels), else ``op`` itself."""
-    if not (isinstance(op, ConvOperator) and op.boundary == "zero"):
+    if not flat_taps.takes(layer):
         return op, v0
     flat = FlatConv(layer.weight, *layer.shape)
     return flat.operator(), flat.pack(v0, layer.cin).ravel()

@@ -24,11 +24,20 @@ layer at 256 x 256, two threads: ``A^T A`` on one vector in 0.14 to 0.16 s, agai
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import scipy.sparse.linalg
 from scipy.linalg.blas import dgemm
 
-__all__ = ["FlatConv", "FlatOperator"]
+__all__ = ["FlatConv", "FlatOperator", "takes"]
+
+def takes(layer: Any) -> bool:
+    """Whether the single-vector Lanczos of ``layer`` runs on :class:`FlatConv`: the
+    plain layer (2-D, stride 1, undilated, ungrouped, 'same' padding) with zero
+    padding."""
+    return bool(layer.is_plain and layer.boundary == "zero" and layer.out_shape == layer.shape)
+
 
 #: Output rows per GEMM chunk: the chunk's input and output stay in cache across taps.
 CHUNK_ROWS = 1024
