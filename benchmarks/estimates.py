@@ -26,9 +26,18 @@ plus the layer's index), so these cells are the networks' own layers. The whole
 networks, every layer and every method, are ``scripts/estimates_table.py``'s job (the
 leaderboard figure and the whole-model table of ``notebooks/estimates.py``). Full tier;
 one cell of each class in the tracking tier. One BLAS thread.
+
+``CONVBENCH_BENCH_ESTIMATE_LAYERS`` (comma-separated names; default every layer but the
+two wide ones) lists the layers the full run measures. The wide layers are opt-in: at
+ba996cf on the reference machine the 512-channel one alone took 94 s of
+:class:`TimeEstimate`'s 196 s of samples (its exact ``sigma_max`` 33.5 s, the Gram
+iteration 10.6 s), and ``make bench`` ran 37.7 minutes, past its half hour. Set it to
+every name above for the whole grid.
 """
 
 from __future__ import annotations
+
+import os
 
 import numpy as np
 
@@ -43,6 +52,7 @@ from .common import (
     limit_threads,
     predicted_layer,
     tier_cells,
+    tier_reason,
 )
 from .networks import table
 
@@ -72,8 +82,23 @@ def real_layer(name: str) -> convbench.Conv:
                               **spec.options())
 
 
+#: The layers the full run measures (``CONVBENCH_BENCH_ESTIMATE_LAYERS``).
+ESTIMATE_LAYERS = tuple(
+    name.strip() for name in os.environ.get(
+        "CONVBENCH_BENCH_ESTIMATE_LAYERS",
+        ",".join(n for n in LAYERS if not n.startswith("resnet18-wide")),
+    ).split(",") if name.strip()
+)
+if not ESTIMATE_LAYERS or set(ESTIMATE_LAYERS) - set(LAYERS):
+    raise ValueError(f"CONVBENCH_BENCH_ESTIMATE_LAYERS must list layers of "
+                     f"{', '.join(LAYERS)}; got {ESTIMATE_LAYERS!r}")
+
+
 def estimate_reason(method: str, layer: str) -> str | None:
     """Why a cell is not run, or None (a row that does not apply is a NaN, not a skip)."""
+    if layer not in ESTIMATE_LAYERS:
+        return (f"estimate layers run: {', '.join(ESTIMATE_LAYERS)} "
+                f"(CONVBENCH_BENCH_ESTIMATE_LAYERS); {layer} is opt-in")
     if method == "spectral_norm_bound" and layer.startswith("resnet18-wide"):
         return ("spectral_norm_bound's branch and bound took 415 s on the 512-channel layer "
                 "(size_bound certifies it at its size in seconds)")
@@ -123,13 +148,17 @@ class TrackEstimateGap(Tracked):
         limiter = limit_threads(1)
         try:
             return {name: float(convbench.singular_values(
-                real_layer(name), method="explicit", top_k=1)[0]) for name in LAYERS}
+                real_layer(name), method="explicit", top_k=1)[0]) for name in LAYERS
+                if name in ESTIMATE_LAYERS and tier_reason(type(self), layer=name) is None}
         finally:
             limiter.restore_original_limits()
 
+    def skip_reason(self, method: str, layer: str) -> str | None:
+        return estimate_reason(method, layer)
+
     def setup(self, exact: dict[str, float], method: str, layer: str) -> None:
         check_tier(self, method, layer)
-        check(estimate_reason(method, layer))
+        check(self.skip_reason(method, layer))
         self._limiter = limit_threads(1)
 
     def track_gap(self, exact: dict[str, float], method: str, layer: str) -> float:
