@@ -130,9 +130,9 @@ def _single_vector(
     layer: Conv, op: Any, v0: np.ndarray
 ) -> tuple[Any, np.ndarray]:
     """The operator and start vector :func:`golub_kahan_top` runs on: for the plain
-    zero-padded layer the tap-GEMM operator on padded channels-last vectors
-    (:class:`convbench.flat_taps.FlatConv`, about twice as fast as im2col at 256 x 256
-    with 64 channels), else ``op`` itself."""
+    zero-padded layer of four channels or more (:func:`convbench.flat_taps.takes`) the
+    tap-GEMM operator on padded channels-last vectors (a Lanczos step 0.19 s where
+    im2col took 0.30 s, 64 channels at 256 x 256, two threads), else ``op`` itself."""
     if not flat_taps.takes(layer):
         return op, v0
     flat = FlatConv(layer.weight, *layer.shape)
