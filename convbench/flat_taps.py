@@ -46,7 +46,8 @@ def takes(layer: Any) -> bool:
                 and min(layer.cin, layer.cout) >= MIN_CHANNELS)
 
 
-#: Output rows per GEMM chunk: the chunk's input and output stay in cache across taps.
+#: Output positions per GEMM chunk (rounded to whole grid rows): the chunk's input and
+#: output stay in cache across taps.
 CHUNK_ROWS = 1024
 
 
@@ -78,6 +79,7 @@ class FlatConv:
         self.rows = n + 2 * self.e
         self.front = self.f
         self.length = self.rows * self.width + 2 * self.front
+        self._chunk = max(1, round(CHUNK_ROWS / self.width))  # grid rows per chunk
         self._offsets = [int(a) * self.width + int(b) for a in s_rows for b in s_cols]
         taps = [(i, j) for i in range(kh) for j in range(kw)]
         # Y^T (cout x L) += W_t (cout x cin) @ X_t^T: Fortran-ordered, read in place
@@ -107,21 +109,35 @@ class FlatConv:
         cols = [self.interior(b).transpose(2, 0, 1).ravel() for b in buf]
         return np.stack(cols, axis=1)
 
-    def _apply(self, src: np.ndarray, dst: np.ndarray, weights: list, sign: int) -> None:
+    def _apply(self, src: np.ndarray, dst: np.ndarray, weights: list, sign: int,
+               scale: float = 1.0, coef: float = 0.0) -> float:
+        """``dst <- scale * (the product of src) - coef * dst``, chunk by chunk; returns
+        the squared norm of the new ``dst``.
+
+        A chunk is whole grid rows, so its pad columns are zeroed and its norm taken
+        while it is still in cache: the Lanczos step of
+        :func:`convbench.extremes.golub_kahan_top` reads and writes each vector once.
+        ``src`` and ``dst`` must be different arrays (``src`` is read across the rows
+        around each chunk)."""
         lo = self.front + self.e * self.width
         hi = lo + self.n * self.width
-        step = CHUNK_ROWS
+        step = self._chunk * self.width
+        total = 0.0
         for r0 in range(lo, hi, step):
             r1 = min(hi, r0 + step)
-            out = dst[r0:r1].T
+            chunk = dst[r0:r1]
+            if coef != 0.0:
+                chunk *= -coef
+            out = chunk.T
             for t, (off, w) in enumerate(zip(self._offsets, weights, strict=True)):
                 d = sign * off
-                dgemm(1.0, w, src[r0 + d : r1 + d].T, beta=0.0 if t == 0 else 1.0, c=out,
-                      overwrite_c=True)
-        grid = dst[self.front : self.front + self.rows * self.width]
-        grid = grid.reshape(self.rows, self.width, -1)
-        grid[:, : self.f] = 0.0
-        grid[:, self.f + self.m :] = 0.0
+                beta = 0.0 if t == 0 and coef == 0.0 else 1.0
+                dgemm(scale, w, src[r0 + d : r1 + d].T, beta=beta, c=out, overwrite_c=True)
+            grid = chunk.reshape((r1 - r0) // self.width, self.width, -1)
+            grid[:, : self.f] = 0.0
+            grid[:, self.f + self.m :] = 0.0
+            total += float(np.einsum("ij,ij->", chunk, chunk))
+        return total
 
     def forward(self, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """``A x`` for one padded input vector ``(length, cin)``."""
@@ -146,7 +162,8 @@ class FlatOperator(scipy.sparse.linalg.LinearOperator):
     Only vectors that are zero on the pads (every vector :meth:`FlatConv.pack` makes,
     and every product) are the layer's: a Krylov method started from one stays among
     them. ``matvec_into`` and ``rmatvec_into`` write into a given vector, whose pads
-    must be zero.
+    must be zero; ``matvec_step`` and ``rmatvec_step`` are the fused Lanczos update
+    ``out <- scale * A x - coef * out`` with its squared norm, in one pass over ``out``.
     """
 
     def __init__(self, flat: FlatConv) -> None:
@@ -162,6 +179,18 @@ class FlatOperator(scipy.sparse.linalg.LinearOperator):
         f = self.flat
         f.adjoint(y.reshape(f.length, f.cout), out.reshape(f.length, f.cin))
         return out
+
+    def matvec_step(self, x: np.ndarray, out: np.ndarray, scale: float, coef: float) -> float:
+        """``out <- scale * A x - coef * out`` in one pass; returns ``||out||^2``."""
+        f = self.flat
+        return f._apply(x.reshape(f.length, f.cin), out.reshape(f.length, f.cout),
+                        f._w_fwd, 1, scale, coef)
+
+    def rmatvec_step(self, y: np.ndarray, out: np.ndarray, scale: float, coef: float) -> float:
+        """``out <- scale * A^T y - coef * out`` in one pass; returns ``||out||^2``."""
+        f = self.flat
+        return f._apply(y.reshape(f.length, f.cout), out.reshape(f.length, f.cin),
+                        f._w_adj, -1, scale, coef)
 
     def _matvec(self, x: np.ndarray) -> np.ndarray:
         x = np.asarray(x, dtype=np.float64).ravel()

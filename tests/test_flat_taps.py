@@ -22,6 +22,17 @@ CASES = [((5, 3, 3, 3), (7, 9)), ((4, 4, 2, 2), (6, 5)), ((3, 2, 5, 3), (8, 6)),
          ((2, 3, 1, 1), (4, 4)), ((3, 3, 4, 5), (9, 7))]
 
 
+def torch_pair(w, x, g):
+    """PyTorch's ``A x`` and ``A^T g`` for the 'same' zero-padded layer ``w``."""
+    xt = torch.from_numpy(x[None]).requires_grad_(True)
+    kh, kw = w.shape[2:]
+    # 'same' as convbench reads it: (k - 1) // 2 zeros before, the rest after
+    pad = ((kw - 1) // 2, kw - 1 - (kw - 1) // 2, (kh - 1) // 2, kh - 1 - (kh - 1) // 2)
+    yt = F.conv2d(F.pad(xt, pad), torch.from_numpy(w))
+    (grad,) = torch.autograd.grad(yt, xt, torch.from_numpy(g[None]))
+    return yt.detach().numpy().ravel(), grad.numpy().ravel()
+
+
 @pytest.mark.parametrize(("wshape", "shape"), CASES)
 def test_forward_and_adjoint_match_pytorch(wshape, shape):
     rng = np.random.default_rng(sum(wshape) + sum(shape))
@@ -29,24 +40,61 @@ def test_forward_and_adjoint_match_pytorch(wshape, shape):
     cout, cin = wshape[:2]
     x = rng.standard_normal((cin, *shape))
     g = rng.standard_normal((cout, *shape))
-    xt = torch.from_numpy(x[None]).requires_grad_(True)
-    kh, kw = wshape[2:]
-    # 'same' as convbench reads it: (k - 1) // 2 zeros before, the rest after
-    pad = ((kw - 1) // 2, kw - 1 - (kw - 1) // 2, (kh - 1) // 2, kh - 1 - (kh - 1) // 2)
-    yt = F.conv2d(F.pad(xt, pad), torch.from_numpy(w))
-    (grad,) = torch.autograd.grad(yt, xt, torch.from_numpy(g[None]))
+    yt, grad = torch_pair(w, x, g)
     flat = FlatConv(w, *shape)
     y = flat.forward(flat.pack(x.ravel(), cin)[0])
-    np.testing.assert_allclose(flat.unpack(y[None])[:, 0], yt.detach().numpy().ravel(),
-                               rtol=0, atol=1e-12)
+    np.testing.assert_allclose(flat.unpack(y[None])[:, 0], yt, rtol=0, atol=1e-12)
     back = flat.adjoint(flat.pack(g.ravel(), cout)[0])
-    np.testing.assert_allclose(flat.unpack(back[None])[:, 0], grad.numpy().ravel(),
-                               rtol=0, atol=1e-12)
+    np.testing.assert_allclose(flat.unpack(back[None])[:, 0], grad, rtol=0, atol=1e-12)
     # the pads of every product are zero, so the next product reads zero padding
     for vec, channels in ((y, cout), (back, cin)):
         inside = np.zeros_like(vec, dtype=bool)
         flat.interior(inside)[...] = True
         assert not np.any(vec[~inside]), channels
+
+
+@pytest.mark.parametrize(("wshape", "shape"), CASES)
+def test_the_fused_lanczos_update_matches_pytorch(wshape, shape):
+    """``out <- scale * A x - coef * out`` in one pass, with its squared norm: the
+    Lanczos step of golub_kahan_top, against PyTorch's products."""
+    rng = np.random.default_rng(len(wshape) + sum(shape))
+    w = rng.standard_normal(wshape)
+    cout, cin = wshape[:2]
+    x = rng.standard_normal((cin, *shape))
+    g = rng.standard_normal((cout, *shape))
+    yt, grad = torch_pair(w, x, g)
+    flat = FlatConv(w, *shape)
+    op = flat.operator()
+    scale, coef = 0.7, -1.3
+    for step, src, dst, want in (
+        (op.matvec_step, flat.pack(x.ravel(), cin), flat.pack(g.ravel(), cout),
+         scale * yt - coef * g.ravel()),
+        (op.rmatvec_step, flat.pack(g.ravel(), cout), flat.pack(x.ravel(), cin),
+         scale * grad - coef * x.ravel()),
+    ):
+        squared = step(src.ravel(), dst.ravel(), scale, coef)
+        np.testing.assert_allclose(flat.unpack(dst)[:, 0], want, rtol=0, atol=1e-12)
+        assert squared == pytest.approx(float(want @ want), rel=1e-12)
+        inside = np.zeros_like(dst[0], dtype=bool)
+        flat.interior(inside)[...] = True
+        assert not np.any(dst[0][~inside])
+
+
+def test_fused_and_plain_lanczos_agree():
+    """golub_kahan_top through the fused update (the tap operator) and through plain
+    products (the im2col operator): the same value, steps and residual."""
+    rng = np.random.default_rng(11)
+    w = rng.standard_normal((5, 5, 3, 3))
+    layer = Conv.build(w, (9, 8), boundary="zero")
+    op = extremes.operator_of(layer)
+    v0 = rng.standard_normal(layer.cols)
+    fast, packed = extremes._single_vector(layer, op, v0)
+    assert fast is not op
+    plain = extremes.golub_kahan_top(op, v0, rtol=1e-10)
+    fused = extremes.golub_kahan_top(fast, packed, rtol=1e-10)
+    assert fused[1] == plain[1]
+    assert fused[0] == pytest.approx(plain[0], rel=1e-13)
+    assert fused[2] == pytest.approx(plain[2], rel=1e-3, abs=1e-13 * plain[0])
 
 
 def test_the_operator_has_the_layers_singular_values():
