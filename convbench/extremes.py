@@ -359,6 +359,7 @@ def golub_kahan_top(
     rtol: float = 1e-9,
     window: int = 10,
     maxiter: int = 500,
+    history: list[tuple[int, float, float]] | None = None,
 ) -> tuple[float, int, float]:
     """Largest singular value by Golub-Kahan-Lanczos bidiagonalisation without restarts.
 
@@ -404,6 +405,10 @@ def golub_kahan_top(
         Steps between convergence checks.
     maxiter : int
         Most steps.
+    history : list, optional
+        If given, ``(step, estimate, residual)`` is appended at every check (every
+        ``window`` steps), for studies of the stopping rule
+        (``scripts/lanczos_history.py``).
 
     Returns
     -------
@@ -438,6 +443,8 @@ def golub_kahan_top(
         if step % window == 0:
             estimate, last = _top_ritz(alphas, betas)
             rho = beta * last
+            if history is not None:
+                history.append((step, estimate, rho))
             if rho <= rtol * estimate / 4 and abs(estimate - previous) <= rtol * estimate:
                 return estimate, step, rho
             previous = estimate
@@ -496,11 +503,14 @@ def layer_top_certified(
     rtol: float = 1e-9,
     maxiter: int | None = None,
     theta: tuple[float, ...] | None = None,
+    history: list[tuple[int, float, float]] | None = None,
 ) -> tuple[float, float]:
     """The largest singular value of a validated layer and its residual certificate.
 
     :func:`golub_kahan_top` on the layer's matrix-free operator from the smooth start
     at the symbol's maximiser (``theta`` when known, as in :func:`layer_top_values`).
+    ``history``, if given, receives ``(step, estimate, residual)`` at every check (see
+    :func:`golub_kahan_top`).
 
     Returns
     -------
@@ -512,7 +522,8 @@ def layer_top_certified(
     op = operator_of(layer)
     _check_k(1, op)
     fast, v0 = _single_vector(layer, op, _smooth_start(layer, theta))
-    value, _, residual = golub_kahan_top(fast, v0, rtol=rtol, maxiter=_maxiter(layer, maxiter))
+    value, _, residual = golub_kahan_top(fast, v0, rtol=rtol, maxiter=_maxiter(layer, maxiter),
+                                         history=history)
     return value, (residual / value if value > 0 else 0.0)
 
 

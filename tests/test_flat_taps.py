@@ -142,3 +142,22 @@ def test_only_the_plain_zero_padded_layer_takes_it():
                   Conv.build(thin, (6, 6), boundary="zero")):
         op = extremes.operator_of(other)
         assert extremes._single_vector(other, op, np.ones(other.cols))[0] is op
+
+
+def test_the_history_replays_the_stopping_rule():
+    """``history`` records every check; scripts/lanczos_history.py replays the rule on a
+    longer run's checks and must stop where the iteration itself stops."""
+    from scripts_loader import load_script
+
+    rule_stop = load_script("lanczos_history").rule_stop
+    rng = np.random.default_rng(5)
+    layer = Conv.build(rng.standard_normal((6, 6, 3, 3)), (12, 12), boundary="zero")
+    history: list = []
+    value, _ = extremes.layer_top_certified(layer, rtol=1e-13, history=history)
+    assert [h[0] for h in history] == list(range(10, 10 * len(history) + 1, 10))
+    assert history[-1][1] == value
+    for rtol in (1e-6, 1e-9):
+        steps = extremes.golub_kahan_top(
+            *extremes._single_vector(layer, extremes.operator_of(layer),
+                                     extremes._smooth_start(layer)), rtol=rtol)[1]
+        assert rule_stop(history, rtol) == steps
