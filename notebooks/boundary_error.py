@@ -27,10 +27,14 @@
 # seeds, commit and machine that made them.
 
 # %% Setup
+import json
+from pathlib import Path
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
+from IPython.display import Markdown, display
 from scipy.stats import wasserstein_distance
 
 import convbench as cb
@@ -380,6 +384,65 @@ fig.tight_layout()
 save_figure(fig, "boundary_sigma_max_bound")
 plt.show()
 tops.assign(gap_zero=(bound.upper - tops["zero"]) / tops["zero"]).round(6)
+
+# %% [markdown]
+# ## How the exact zero-padded $\sigma_{\max}$ converges
+#
+# `top_k=1` runs single-vector Golub-Kahan (Lanczos) from a smooth start and stops when
+# the top Ritz pair's residual is below `rtol / 4`: some singular value then lies
+# within the residual of the estimate. The value itself converges much sooner (its
+# error falls like the residual squared over a gap), but the top values of a
+# zero-padded layer come in tight clusters, and a single start vector cannot tell a
+# cluster it has not resolved from an isolated value, so the gap is not known. The
+# figure is the newest `measurements/targets/history-*.json` (written by
+# `scripts/lanczos_history.py`): the n = 256 target layer run on to a much smaller
+# residual, whose final estimate is the reference for every earlier one. The plateau
+# is such a cluster: two top values closer than the plateau's height look like one
+# until Lanczos resolves them, the residual first falling as if the value were
+# isolated, then rising again while the second value emerges. The table gives the
+# gaps between the top values at small sizes, certified by block Lanczos.
+
+# %% Figure: value error and residual against the Lanczos step
+HISTORY = Path("..") / "measurements" / "targets"
+runs = {p: json.loads(p.read_text()) for p in HISTORY.glob("history-*.json")}
+if not runs:
+    raise FileNotFoundError(f"no history-*.json in {HISTORY}: run "
+                            "`python scripts/lanczos_history.py`")
+source = max(runs, key=lambda p: runs[p]["finished"])
+run = runs[source]
+checks = pd.DataFrame(run["history"])
+err = checks["error"].abs()
+fig, ax = plt.subplots(figsize=(6.4, 3.8))
+ax.semilogy(checks["step"][err > 0], err[err > 0], marker=".", color=MODEL_COLORS["exact"],
+            label="value: |estimate - reference| / reference")
+ax.semilogy(checks["step"], checks["residual"], color=MODEL_COLORS["bound"],
+            label="Ritz pair's residual / estimate")
+ax.axhline(run["rtol"], color="0.4", linewidth=0.8, linestyle=":")
+ax.text(checks["step"].iloc[-1], run["rtol"], f"rtol {run['rtol']:g}", ha="right",
+        va="bottom", fontsize=8, color="0.3")
+for step, text in ((run["value_within_rtol_step"], "value within rtol"),
+                   (run["rule_stop_step"], "the residual rule stops")):
+    if step is not None:
+        ax.axvline(step, color="0.4", linewidth=0.8, linestyle="--")
+        ax.text(step + 12, ax.get_ylim()[0] * 3, f"{text} ({step})", rotation=90,
+                va="bottom", ha="left", fontsize=8, color="0.3")
+layer = run["layer"]
+ax.set_xlabel("Lanczos step (one product with A and one with A^T)")
+ax.set_ylabel("relative size")
+ax.set_title(f"Exact sigma_max, Conv2d({layer['cin']}, {layer['cout']}, 3) seed 0, zero "
+             f"padding, n = {layer['n']}")
+ax.legend(loc="upper right", fontsize=8)
+fig.tight_layout()
+save_figure(fig, "boundary_lanczos_convergence")
+plt.show()
+display(Markdown(
+    f"`{source.name}`: commit `{run['commit']}`, {run['threads']} threads, reference "
+    f"{run['reference']['value']:.13f} after {run['reference']['steps']} steps. The rule "
+    f"at rtol {run['rtol']:g} stops at step {run['rule_stop_step']}; the value was within "
+    f"rtol from step {run['value_within_rtol_step']}."))
+pd.DataFrame([{"n": int(n), **{f"gap to value {i + 2}": g
+                               for i, g in enumerate(v["relative_gaps"])}}
+              for n, v in run["gaps"].items()])
 
 # %% [markdown]
 # ## Reproducibility check
