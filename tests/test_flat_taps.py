@@ -33,14 +33,27 @@ def torch_pair(w, x, g):
     return yt.detach().numpy().ravel(), grad.numpy().ravel()
 
 
-@pytest.mark.parametrize(("wshape", "shape"), CASES)
-def test_forward_and_adjoint_match_pytorch(wshape, shape):
-    rng = np.random.default_rng(sum(wshape) + sum(shape))
+def random_case(wshape, shape, seed):
+    """Seeded weights, an input ``x`` and an output ``g``, and PyTorch's ``A x`` and
+    ``A^T g``."""
+    rng = np.random.default_rng(seed)
     w = rng.standard_normal(wshape)
     cout, cin = wshape[:2]
     x = rng.standard_normal((cin, *shape))
     g = rng.standard_normal((cout, *shape))
-    yt, grad = torch_pair(w, x, g)
+    return w, x, g, *torch_pair(w, x, g)
+
+
+def pads_are_zero(flat, vec):
+    inside = np.zeros_like(vec, dtype=bool)
+    flat.interior(inside)[...] = True
+    return not np.any(vec[~inside])
+
+
+@pytest.mark.parametrize(("wshape", "shape"), CASES)
+def test_forward_and_adjoint_match_pytorch(wshape, shape):
+    w, x, g, yt, grad = random_case(wshape, shape, sum(wshape) + sum(shape))
+    cout, cin = wshape[:2]
     flat = FlatConv(w, *shape)
     y = flat.forward(flat.pack(x.ravel(), cin)[0])
     np.testing.assert_allclose(flat.unpack(y[None])[:, 0], yt, rtol=0, atol=1e-12)
@@ -48,21 +61,15 @@ def test_forward_and_adjoint_match_pytorch(wshape, shape):
     np.testing.assert_allclose(flat.unpack(back[None])[:, 0], grad, rtol=0, atol=1e-12)
     # the pads of every product are zero, so the next product reads zero padding
     for vec, channels in ((y, cout), (back, cin)):
-        inside = np.zeros_like(vec, dtype=bool)
-        flat.interior(inside)[...] = True
-        assert not np.any(vec[~inside]), channels
+        assert pads_are_zero(flat, vec), channels
 
 
 @pytest.mark.parametrize(("wshape", "shape"), CASES)
 def test_the_fused_lanczos_update_matches_pytorch(wshape, shape):
     """``out <- scale * A x - coef * out`` in one pass, with its squared norm: the
     Lanczos step of golub_kahan_top, against PyTorch's products."""
-    rng = np.random.default_rng(len(wshape) + sum(shape))
-    w = rng.standard_normal(wshape)
+    w, x, g, yt, grad = random_case(wshape, shape, len(wshape) + sum(shape))
     cout, cin = wshape[:2]
-    x = rng.standard_normal((cin, *shape))
-    g = rng.standard_normal((cout, *shape))
-    yt, grad = torch_pair(w, x, g)
     flat = FlatConv(w, *shape)
     op = flat.operator()
     scale, coef = 0.7, -1.3
@@ -75,9 +82,7 @@ def test_the_fused_lanczos_update_matches_pytorch(wshape, shape):
         squared = step(src.ravel(), dst.ravel(), scale, coef)
         np.testing.assert_allclose(flat.unpack(dst)[:, 0], want, rtol=0, atol=1e-12)
         assert squared == pytest.approx(float(want @ want), rel=1e-12)
-        inside = np.zeros_like(dst[0], dtype=bool)
-        flat.interior(inside)[...] = True
-        assert not np.any(dst[0][~inside])
+        assert pads_are_zero(flat, dst[0])
 
 
 def test_fused_and_plain_lanczos_agree():
